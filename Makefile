@@ -1,0 +1,55 @@
+# FLEAD developer entry points. `make help` lists them.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	test -x .venv/bin/python || python3.11 -m venv .venv || /root/.pyenv/versions/3.11.7/bin/python -m venv .venv
+	.venv/bin/pip install -q --upgrade pip==25.3
+	.venv/bin/pip install -q -e '.[services,operator,dev]'
+	touch $(VENV_STAMP)
+
+venv: $(VENV_STAMP) ## create .venv with the flead command and all extras
+
+demo: venv ## run `flead simulate` on synthetic data and write the report to reports/demo
+	.venv/bin/flead simulate --out reports/demo
+
+lint: venv ## ruff and mypy
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test-unit: venv ## pure unit tests, no server needed
+	.venv/bin/pytest -m unit
+
+test: venv ## everything: lint, start the test bed, all tests, stop the bed
+	$(MAKE) lint
+	./testbed/up.sh
+	status=0; .venv/bin/pytest || status=$$?; ./testbed/down.sh; exit $$status
+
+testbed: ## build (first time) and start Kafka, FerretDB, Kubernetes+KWOK, Prometheus
+	./testbed/up.sh
+
+testbed-down: ## stop the test bed and remove its data
+	./testbed/down.sh
+
+testbed-status: ## show each test bed component and its health
+	./testbed/status.sh
+
+up: venv ## run producer, trainers and aggregator as local processes on the test bed
+	./scripts/stack.sh up
+
+down: ## stop the local process stack
+	./scripts/stack.sh down
+
+operator: venv ## run the operator in the foreground against $$KUBECONFIG
+	.venv/bin/kopf run --standalone --all-namespaces --liveness=http://127.0.0.1:8085/healthz -m flead_operator.handlers
+
+bench: venv ## benchmarks, each printed beside a baseline from the same run
+	$(PY) -m benchmarks
+
+.PHONY: help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench

@@ -1,0 +1,1 @@
+"""FLEAD operator: FederatedDevice resources -> one trainer Deployment per partition group."""

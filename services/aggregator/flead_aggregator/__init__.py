@@ -1,0 +1,1 @@
+"""FLEAD aggregator: federates local updates into the global model (FastAPI)."""

@@ -1,0 +1,1 @@
+"""FLEAD producer: streams sensor readings into Kafka."""

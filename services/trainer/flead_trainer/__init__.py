@@ -1,0 +1,1 @@
+"""FLEAD trainer: per-device online models over a Kafka partition group."""

@@ -1,0 +1,1 @@
+"""FLEAD: federated learning for anomaly detection on streaming IoT data."""

@@ -1,0 +1,52 @@
+"""Settings shared by every FLEAD process, read from environment variables (12-factor)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CommonSettings", "KafkaSettings", "MongoSettings"]
+
+
+class CommonSettings(BaseSettings):
+    """Logging and metrics settings every process has; services subclass this."""
+
+    model_config = SettingsConfigDict(env_prefix="FLEAD_", extra="ignore")
+
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json for machines, console for humans"
+    )
+    log_level: str = Field("INFO", description="Python log level name")
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="port of /metrics; 0 = the service's default"
+    )
+
+
+class KafkaSettings(CommonSettings):
+    """Where Kafka is and which topics FLEAD uses."""
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092",
+        validation_alias=AliasChoices("FLEAD_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, comma separated",
+    )
+    readings_topic: str = Field("flead.readings", description="topic of sensor readings")
+    readings_partitions: int = Field(
+        12, ge=1, le=4096, description="partitions of the readings topic"
+    )
+    labels_topic: str = Field("flead.labels", description="topic of ground-truth labels")
+    anomalies_topic: str = Field("flead.anomalies", description="topic of detected anomalies")
+    dead_letter_topic: str = Field("flead.dead-letter", description="topic of malformed records")
+
+
+class MongoSettings(CommonSettings):
+    """Where MongoDB (or a MongoDB-wire server) is."""
+
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27017/flead",
+        validation_alias=AliasChoices("FLEAD_MONGODB_URI", "MONGODB_URI"),
+        description="MongoDB connection string",
+    )
+    mongodb_database: str = Field("flead", description="database name")
