@@ -1,0 +1,1 @@
+"""FLEAD benchmarks: each suite prints its figure beside a same-run baseline."""
