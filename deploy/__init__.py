@@ -1,0 +1,1 @@
+"""Deployment tooling: dashboard generator, manifest renderer, image build helpers."""

@@ -1,0 +1,122 @@
+"""Pure reconcile plan of one namespace: which Deployments to apply or delete, which statuses to patch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flead.partitioning import partition_for
+from flead_operator.grouping import Member, plan_groups
+from flead_operator.records import HASH_ANNOTATION, DeviceRecord, TrainerRecord
+from flead_operator.settings import OperatorSettings
+from flead_operator.specs import trainer_deployment, trainer_name
+from flead_operator.status import Assignment, desired_status, status_patch
+
+__all__ = ["Plan", "effective_partition", "plan_namespace"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The API calls that bring one namespace to its desired state, and what it will look like."""
+
+    apply: tuple[dict[str, Any], ...]
+    delete: tuple[str, ...]
+    status: tuple[tuple[str, dict[str, Any]], ...]
+    devices: int
+    groups: int
+    ready: int
+
+
+def effective_partition(device: DeviceRecord, partitions: int) -> int:
+    """spec.partition when given, else the producer's stable function of the device id."""
+    if device.partition is not None:
+        return device.partition
+    return partition_for(device.device_id, partitions)
+
+
+def _assignments(
+    devices: list[DeviceRecord], s: OperatorSettings
+) -> tuple[dict[str, Assignment], dict[str, tuple[int, ...]]]:
+    """Each device's assignment and each group's partitions."""
+    assignments: dict[str, Assignment] = {}
+    members: list[Member] = []
+    for device in devices:
+        partition = effective_partition(device, s.readings_partitions)
+        if device.paused:
+            reason, message = "Paused", "spec.paused is true: no trainer serves this device"
+            assignments[device.name] = Assignment(partition, reason=reason, message=message)
+        elif partition >= s.readings_partitions:
+            message = (
+                f"spec.partition {partition} is outside the readings topic's "
+                f"{s.readings_partitions} partitions (0..{s.readings_partitions - 1})"
+            )
+            assignments[device.name] = Assignment(
+                partition, reason="PartitionOutOfRange", message=message
+            )
+        else:
+            members.append(Member(device.name, partition, device.group))
+    grouping = plan_groups(
+        members,
+        partitions=s.readings_partitions,
+        partitions_per_trainer=s.partitions_per_trainer,
+        max_devices=s.max_devices_per_trainer,
+    )
+    for member in members:
+        group = grouping.assignment[member.name]
+        assignments[member.name] = Assignment(
+            member.partition,
+            group=group,
+            trainer=trainer_name(group),
+            message=grouping.notes.get(member.name, ""),
+        )
+    return assignments, {name: g.partitions for name, g in grouping.groups.items()}
+
+
+def plan_namespace(
+    namespace: str,
+    devices: Iterable[DeviceRecord],
+    trainers: Iterable[TrainerRecord],
+    s: OperatorSettings,
+    now: str,
+) -> Plan:
+    """Compare the desired trainers and statuses of ``namespace`` with what the indexes hold."""
+    devices = sorted(devices, key=lambda d: d.name)
+    existing = {t.name: t for t in trainers}
+    assignments, groups = _assignments(devices, s)
+    wanted = {
+        trainer_name(group): trainer_deployment(namespace, group, partitions, s)
+        for group, partitions in groups.items()
+    }
+    current_hash = {
+        name: body["metadata"]["annotations"][HASH_ANNOTATION] for name, body in wanted.items()
+    }
+    apply = tuple(
+        body
+        for name, body in wanted.items()
+        if name not in existing or existing[name].spec_hash != current_hash[name]
+        if not (name in existing and existing[name].deleting)
+    )
+    delete = tuple(
+        sorted(name for name, t in existing.items() if name not in wanted and not t.deleting)
+    )
+    patches: list[tuple[str, dict[str, Any]]] = []
+    ready = 0
+    for device in devices:
+        assignment = assignments[device.name]
+        trainer = existing.get(assignment.trainer or "")
+        if trainer is not None and trainer.spec_hash != current_hash.get(trainer.name):
+            trainer = None  # still serving an older assignment: wait for the new spec
+        desired = desired_status(device, assignment, trainer, now)
+        ready += desired["conditions"][-1]["status"] == "True"
+        patch = status_patch(device.status, desired)
+        if patch is not None:
+            patches.append((device.name, patch))
+    return Plan(
+        apply=apply,
+        delete=delete,
+        status=tuple(patches),
+        devices=len(devices),
+        groups=len(groups),
+        ready=ready,
+    )

@@ -1,0 +1,199 @@
+"""One asyncio task that regroups dirty namespaces, debounced, from kopf's in-memory indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flead.logging import get_logger
+from flead_operator.kube import Kube
+from flead_operator.metrics import OperatorMetrics
+from flead_operator.plan import Plan, plan_namespace
+from flead_operator.records import DeviceRecord, TrainerRecord
+from flead_operator.settings import OperatorSettings
+
+__all__ = ["Reconciler"]
+
+log = get_logger("flead_operator.reconciler")
+RETRY_SECONDS = 5.0
+DEDUP_SECONDS = 30.0  # a write not yet echoed by the watch is not sent again within this time
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reconciler:
+    """Keeps every namespace's trainers and device statuses equal to the plan of its indexes."""
+
+    def __init__(
+        self,
+        settings: OperatorSettings,
+        kube: Kube,
+        metrics: OperatorMetrics,
+        devices: Mapping[str, Any],
+        trainers: Mapping[str, Any],
+    ) -> None:
+        self._s = settings
+        self._kube = kube
+        self._metrics = metrics
+        self._devices = devices
+        self._trainers = trainers
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._indexed = False
+        self._task: asyncio.Task[None] | None = None
+        self._pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="flead-api")
+        self._sent: dict[tuple[str, str, str], tuple[str, Any, float]] = {}
+        self._counts: dict[str, tuple[int, int, int, int]] = {}
+        self.reconciles = 0
+
+    def mark(self, namespace: str) -> None:
+        """Ask for a regrouping of ``namespace`` (called by kopf's event handlers, post-indexing)."""
+        self._indexed = True
+        self._dirty.add(namespace)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the background task."""
+        self._task = asyncio.create_task(self._run(), name="flead-reconciler")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let the current namespace finish (up to ``timeout``), then release the threads."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._kube.close()
+
+    def health(self) -> dict[str, Any]:
+        """Liveness data; raises when the background task has died (kopf then answers 500)."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the reconciler task is not running")
+        return {"dirty": len(self._dirty), "reconciles": self.reconciles}
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._s.resync_seconds)
+            except TimeoutError:
+                if self._indexed:
+                    self._dirty |= set(self._devices) | set(self._trainers)
+            await asyncio.sleep(self._s.debounce_seconds)
+            self._wake.clear()
+            horizon = time.monotonic() - DEDUP_SECONDS
+            self._sent = {k: v for k, v in self._sent.items() if v[2] > horizon}
+            batch, self._dirty = self._dirty, set()
+            for namespace in sorted(batch):
+                if self._stopping:
+                    break
+                await self._reconcile(namespace)
+
+    async def _reconcile(self, namespace: str) -> None:
+        started = time.perf_counter()
+        devices: list[DeviceRecord] = list(self._devices.get(namespace, ()))
+        trainers: list[TrainerRecord] = list(self._trainers.get(namespace, ()))
+        plan = plan_namespace(namespace, devices, trainers, self._s, _now())
+        seen: dict[Any, Any] = {t.name: t for t in trainers}
+        seen.update({("device", d.name): d for d in devices})
+        failures = await self._execute(namespace, plan, seen)
+        self.reconciles += 1
+        self._counts[namespace] = (plan.devices, plan.ready, plan.groups, len(trainers))
+        if not devices and not trainers:
+            self._counts.pop(namespace, None)
+        self._publish_counts()
+        self._metrics.reconcile_duration.observe(time.perf_counter() - started)
+        if failures:
+            self._metrics.reconcile_errors.inc()
+            log.warning("reconcile failed, retrying", namespace=namespace, failures=failures)
+            asyncio.get_running_loop().call_later(RETRY_SECONDS, self.mark, namespace)
+        if plan.apply or plan.delete or plan.status:
+            log.info(
+                "reconciled",
+                namespace=namespace,
+                devices=plan.devices,
+                ready=plan.ready,
+                groups=plan.groups,
+                applied=[b["metadata"]["name"] for b in plan.apply],
+                deleted=list(plan.delete),
+                status_patches=len(plan.status),
+                seconds=round(time.perf_counter() - started, 3),
+            )
+
+    async def _execute(self, namespace: str, plan: Plan, seen: Mapping[Any, Any]) -> int:
+        """Deployments first, then statuses; returns the number of failed calls."""
+        kube = self._kube
+        calls = [
+            self._once(
+                ("trainer", namespace, b["metadata"]["name"]),
+                repr(b),
+                seen.get(b["metadata"]["name"]),
+                kube.apply_deployment,
+                b,
+            )
+            for b in plan.apply
+        ]
+        calls += [
+            self._once(
+                ("trainer", namespace, name),
+                "delete",
+                seen.get(name),
+                kube.delete_deployment,
+                namespace,
+                name,
+            )
+            for name in plan.delete
+        ]
+        failures = await self._gather(calls)
+        calls = [
+            self._once(
+                ("device", namespace, name),
+                repr(p),
+                seen.get(("device", name)),
+                kube.patch_device_status,
+                namespace,
+                name,
+                p,
+            )
+            for name, p in plan.status
+        ]
+        return failures + await self._gather(calls)
+
+    def _once(
+        self, key: tuple[str, str, str], what: str, seen: Any, fn: Callable[..., None], *args: Any
+    ) -> asyncio.Future[None] | None:
+        """Run ``fn`` in the pool, unless this very write was sent moments ago and the watch has
+        not yet echoed anything about the object (the index still holds what it held then)."""
+        last = self._sent.get(key)
+        now = time.monotonic()
+        if last is not None and last[:2] == (what, seen) and now - last[2] < DEDUP_SECONDS:
+            return None
+        self._sent[key] = (what, seen, now)
+        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _gather(self, futures: list[asyncio.Future[None] | None]) -> int:
+        results = await asyncio.gather(
+            *(f for f in futures if f is not None), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors[:3]:
+            log.warning("API call failed", error=str(error)[:300])
+        if errors:
+            self._sent.clear()  # retry everything on the next pass
+        return len(errors)
+
+    def _publish_counts(self) -> None:
+        totals = [sum(c[i] for c in self._counts.values()) for i in range(4)]
+        self._metrics.devices.set(totals[0])
+        self._metrics.devices_ready.set(totals[1])
+        self._metrics.groups.set(totals[2])
+        self._metrics.trainers.set(totals[3])

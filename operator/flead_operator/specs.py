@@ -1,0 +1,150 @@
+"""Pure builders of the trainer Deployment of one partition group.
+
+Owner-reference strategy: one Deployment serves many FederatedDevices, and Kubernetes garbage
+collection only deletes a dependent once ALL its owners are gone, so owner references would keep a
+group's trainer alive after its devices moved elsewhere. Trainers therefore carry no owner
+reference; they are labelled ``app.kubernetes.io/managed-by=flead-operator`` and the reconciler
+deletes every labelled Deployment whose group has no device left (tested in tests/cluster).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flead_operator.records import (
+    GROUP_LABEL,
+    HASH_ANNOTATION,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PARTITIONS_ANNOTATION,
+)
+from flead_operator.settings import OperatorSettings
+
+__all__ = ["consumer_group", "selector_labels", "spec_hash", "trainer_deployment", "trainer_name"]
+
+METRICS_PORT_NAME = "http-metrics"
+
+
+def trainer_name(group: str) -> str:
+    """Deterministic Deployment name of a group's trainer (restart-safe: no generateName)."""
+    return f"flead-trainer-{group}"
+
+
+def consumer_group(namespace: str, group: str) -> str:
+    """Kafka consumer group id of a group's trainer; the namespace keeps tenants apart."""
+    return f"flead-trainer.{namespace}.{group}"
+
+
+def selector_labels(group: str) -> dict[str, str]:
+    """Labels selecting a group's trainer pods (immutable once the Deployment exists)."""
+    return {"app.kubernetes.io/component": "trainer", GROUP_LABEL: group}
+
+
+def _labels(group: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "flead-trainer",
+        "app.kubernetes.io/instance": trainer_name(group),
+        "app.kubernetes.io/part-of": "flead",
+        MANAGED_BY_LABEL: MANAGED_BY,
+        **selector_labels(group),
+    }
+
+
+def _container(
+    namespace: str, group: str, partitions: Sequence[int], s: OperatorSettings
+) -> dict[str, Any]:
+    env_from: list[dict[str, Any]] = []
+    if s.trainer_configmap:
+        env_from.append({"configMapRef": {"name": s.trainer_configmap}})
+    if s.trainer_secret:
+        env_from.append({"secretRef": {"name": s.trainer_secret}})
+    probe = {"port": METRICS_PORT_NAME}
+    return {
+        "name": "trainer",
+        "image": s.trainer_image,
+        "imagePullPolicy": s.trainer_image_pull_policy,
+        "env": [
+            {"name": "FLEAD_PARTITIONS", "value": ",".join(str(p) for p in partitions)},
+            {"name": "FLEAD_PARTITION_GROUP", "value": group},
+            {"name": "FLEAD_CONSUMER_GROUP", "value": consumer_group(namespace, group)},
+            {"name": "FLEAD_METRICS_PORT", "value": str(s.trainer_metrics_port)},
+        ],
+        "envFrom": env_from,
+        "ports": [
+            {"name": METRICS_PORT_NAME, "containerPort": s.trainer_metrics_port, "protocol": "TCP"}
+        ],
+        "livenessProbe": {
+            "httpGet": {"path": s.trainer_liveness_path, **probe},
+            "periodSeconds": 20,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": s.trainer_readiness_path, **probe},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+        },
+        "resources": {
+            "requests": {"cpu": s.trainer_cpu_request, "memory": s.trainer_memory_request},
+            "limits": {"cpu": s.trainer_cpu_limit, "memory": s.trainer_memory_limit},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def spec_hash(body: dict[str, Any]) -> str:
+    """Short digest of a desired Deployment, kept in an annotation so unchanged specs cost nothing."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trainer_deployment(
+    namespace: str, group: str, partitions: Sequence[int], s: OperatorSettings
+) -> dict[str, Any]:
+    """The complete desired Deployment (server-side apply body) of one group's trainer."""
+    labels = _labels(group)
+    uid = s.trainer_run_as_user
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": trainer_name(group),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {PARTITIONS_ANNOTATION: ",".join(str(p) for p in partitions)},
+        },
+        "spec": {
+            "replicas": 1,
+            # Two trainers must never own the same partitions at once (checkpoints, offsets).
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 2,
+            "selector": {"matchLabels": selector_labels(group)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": uid,
+                        "runAsGroup": uid,
+                        "fsGroup": uid,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(namespace, group, partitions, s)],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                },
+            },
+        },
+    }
+    body["metadata"]["annotations"][HASH_ANNOTATION] = spec_hash(body)
+    return body

@@ -1,0 +1,134 @@
+"""Request and response bodies of model updates: binary flead.wire blobs or the original JSON lists."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from flead.wire import WireError, decode_arrays, encode_arrays
+from pydantic import BaseModel, Field, ValidationError
+
+from flead.federation import UpdateRejected
+
+__all__ = [
+    "BINARY",
+    "LocalUpdateJSON",
+    "ParsedUpdate",
+    "encode_model",
+    "parse_binary",
+    "parse_json",
+    "weights_to_lists",
+]
+
+BINARY = "application/octet-stream"
+
+
+class LocalUpdateJSON(BaseModel):
+    """A local update as JSON lists (the original global server's format; slower than binary)."""
+
+    update_id: str | None = Field(
+        None, description="idempotency key (or the Idempotency-Key header)"
+    )
+    device: str = Field(..., min_length=1, max_length=256, description="device id")
+    samples: int = Field(..., description="samples the update was trained on, >= 1")
+    base_version: int = Field(..., description="global version the device started from")
+    weights: list[Any] = Field(..., description="one nested list per array of the shared model")
+    loss: float | None = Field(None, description="the device's recent mean loss (optional)")
+
+
+@dataclass(frozen=True)
+class ParsedUpdate:
+    """A decoded update, not yet validated against the global model."""
+
+    update_id: str
+    device: str
+    samples: int
+    base_version: int
+    weights: list[np.ndarray]
+    loss: float | None = None
+
+
+def _update_id(key: str | None, fallback: object) -> str:
+    uid = key if key else fallback
+    if not isinstance(uid, str) or not uid.strip():
+        raise UpdateRejected(
+            "update_id", "Idempotency-Key", "an Idempotency-Key header (or update_id) is required"
+        )
+    if len(uid) > 200:
+        raise UpdateRejected("update_id", "Idempotency-Key", "longer than 200 characters")
+    return uid
+
+
+def _int(meta: Mapping[str, Any], name: str) -> int:
+    value = meta.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UpdateRejected(name, name, f"{name} must be an integer, got {value!r}")
+    return value
+
+
+def _loss(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UpdateRejected("loss", "loss", f"loss must be a finite number, got {value!r}")
+    return float(value)
+
+
+def parse_binary(body: bytes, key: str | None) -> ParsedUpdate:
+    """Decode a flead.wire blob whose metadata holds device, samples, base_version (and loss)."""
+    try:
+        arrays, meta = decode_arrays(body)
+    except WireError as exc:
+        raise UpdateRejected("format", "body", str(exc)) from exc
+    device = meta.get("device")
+    if not isinstance(device, str) or not device:
+        raise UpdateRejected("device", "device", "metadata must name the device (a string)")
+    return ParsedUpdate(
+        update_id=_update_id(key, meta.get("update_id")),
+        device=device,
+        samples=_int(meta, "samples"),
+        base_version=_int(meta, "base_version"),
+        weights=list(arrays),
+        loss=_loss(meta.get("loss")),
+    )
+
+
+def parse_json(body: bytes, key: str | None) -> ParsedUpdate:
+    """Decode the JSON-lists format; ragged or non-numeric lists are a shape/dtype rejection."""
+    try:
+        doc = LocalUpdateJSON.model_validate(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        field = "body"
+        if isinstance(exc, ValidationError) and exc.errors():
+            field = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "body"
+        raise UpdateRejected("schema", field, str(exc).splitlines()[0][:300]) from exc
+    arrays: list[np.ndarray] = []
+    for i, nested in enumerate(doc.weights):
+        try:
+            arrays.append(np.asarray(nested, dtype=np.float32))
+        except (ValueError, TypeError) as exc:
+            raise UpdateRejected(
+                "shape", f"weights[{i}]", "not a rectangular list of numbers"
+            ) from exc
+    return ParsedUpdate(
+        update_id=_update_id(key, doc.update_id),
+        device=doc.device,
+        samples=doc.samples,
+        base_version=doc.base_version,
+        weights=arrays,
+        loss=_loss(doc.loss),
+    )
+
+
+def encode_model(weights: Sequence[np.ndarray], meta: Mapping[str, Any]) -> bytes:
+    """The binary body of GET /api/global-model."""
+    return encode_arrays(weights, meta)
+
+
+def weights_to_lists(weights: Sequence[np.ndarray]) -> list[Any]:
+    """Nested lists for the JSON form of the global model."""
+    return [np.asarray(w, dtype=np.float32).tolist() for w in weights]

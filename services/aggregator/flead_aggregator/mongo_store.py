@@ -1,0 +1,145 @@
+"""The aggregator's Store on MongoDB / FerretDB: registry versions, current pointer, accepted updates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bson.binary import Binary
+from flead.wire import decode_arrays, encode_arrays
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from flead_aggregator.store import ModelRecord, UpdateRecord
+
+__all__ = ["MongoStore", "finite"]
+
+_SUMMARY = {"blob": 0}
+
+
+def finite(value: Any) -> Any:
+    """The value with NaN/inf floats replaced by None, recursively (FerretDB stores no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+class MongoStore:
+    """Collections `models` (_id = version), `registry` (_id "current") and `updates` (_id = id)."""
+
+    def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
+        self.client: MongoClient[dict[str, Any]] = MongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        )
+        self.db: Database[dict[str, Any]] = self.client[database]
+        self.models = self.db["models"]
+        self.registry = self.db["registry"]
+        self.updates = self.db["updates"]
+
+    def ensure_indexes(self) -> None:
+        """Index pending updates by status and arrival (idempotent)."""
+        self.updates.create_index([("status", ASCENDING), ("received_at", ASCENDING)])
+
+    def ping(self) -> bool:
+        """Whether the database answers."""
+        try:
+            self.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    def latest_version(self) -> int | None:
+        """Highest version in the registry."""
+        doc = self.models.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+        return None if doc is None else int(doc["_id"])
+
+    def get_model(self, version: int) -> ModelRecord | None:
+        """One version with its weights."""
+        doc = self.models.find_one({"_id": version})
+        if doc is None:
+            return None
+        weights, _ = decode_arrays(bytes(doc["blob"]))
+        return ModelRecord(
+            version=int(doc["_id"]),
+            weights=list(weights),
+            created_at=float(doc["created_at"]),
+            kind=str(doc["kind"]),
+            parent=doc.get("parent"),
+            rule=str(doc.get("rule", "")),
+            policy=str(doc.get("policy", "")),
+            lineage=dict(doc.get("lineage") or {}),
+            evaluation=dict(doc.get("evaluation") or {}),
+        )
+
+    def put_model(self, record: ModelRecord) -> None:
+        """Insert a version (weights as BSON binary), then move the current pointer to it."""
+        doc = finite(record.summary())
+        doc["_id"] = record.version
+        doc["blob"] = Binary(encode_arrays(record.weights, {"version": record.version}))
+        self.models.insert_one(doc)
+        self.registry.replace_one(
+            {"_id": "current"}, {"_id": "current", "version": record.version}, upsert=True
+        )
+
+    def history(self, limit: int) -> list[dict[str, Any]]:
+        """Newest versions first, without weights."""
+        cursor = self.models.find({}, _SUMMARY).sort("_id", DESCENDING).limit(limit)
+        return [{k: v for k, v in d.items() if k != "_id"} for d in cursor]
+
+    def has_update(self, update_id: str) -> bool:
+        """Whether this id was ever accepted."""
+        return self.updates.find_one({"_id": update_id}, {"_id": 1}) is not None
+
+    def put_update(self, record: UpdateRecord) -> bool:
+        """Durably store an accepted update (acknowledged write); False if the id exists."""
+        doc = {
+            "_id": record.update_id,
+            "device": record.device,
+            "samples": record.samples,
+            "base_version": record.base_version,
+            "loss": finite(record.loss),
+            "received_at": record.received_at,
+            "status": "pending",
+            "version": None,
+            "blob": Binary(encode_arrays(record.weights, {})),
+        }
+        try:
+            self.updates.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def pending_updates(self) -> list[UpdateRecord]:
+        """Accepted updates not yet in a version, oldest first."""
+        cursor = self.updates.find({"status": "pending"}).sort("received_at", ASCENDING)
+        out = []
+        for doc in cursor:
+            weights, _ = decode_arrays(bytes(doc["blob"]))
+            out.append(
+                UpdateRecord(
+                    update_id=str(doc["_id"]),
+                    device=str(doc["device"]),
+                    samples=int(doc["samples"]),
+                    base_version=int(doc["base_version"]),
+                    weights=list(weights),
+                    received_at=float(doc["received_at"]),
+                    loss=doc.get("loss"),
+                )
+            )
+        return out
+
+    def mark_aggregated(self, update_ids: list[str], version: int) -> None:
+        """Record that these updates went into `version`."""
+        if update_ids:
+            self.updates.update_many(
+                {"_id": {"$in": update_ids}}, {"$set": {"status": "aggregated", "version": version}}
+            )
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()

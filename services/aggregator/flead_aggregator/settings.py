@@ -1,0 +1,87 @@
+"""Aggregator settings: API port, bearer token, aggregation policy and validation bounds (FLEAD_*)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+
+from flead.data.records import CHANNELS
+from flead.settings import MongoSettings
+
+__all__ = ["AggregatorSettings", "load_settings"]
+
+
+class AggregatorSettings(MongoSettings):
+    """One validated settings object for the aggregator process, from FLEAD_* variables."""
+
+    aggregator_host: str = Field(default="0.0.0.0", description="address the API listens on")
+    aggregator_port: int = Field(
+        default=8000, ge=1, le=65535, description="port of the API and /metrics"
+    )
+    aggregator_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token required on every write; unset = all writes refused (403)",
+    )
+    aggregator_policy: Literal["sync", "async"] = Field(
+        default="sync", description="sync: rounds of min_updates or timeout; async: FedBuff buffer"
+    )
+    aggregator_rule: Literal["fedavg", "trimmed_mean", "median", "krum"] = Field(
+        default="fedavg", description="aggregation rule of a synchronous round"
+    )
+    aggregator_min_updates: int = Field(
+        default=3, ge=1, description="sync: a round closes once this many updates are pending"
+    )
+    aggregator_round_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="sync: a round with >= 1 update closes after this long anyway",
+    )
+    aggregator_buffer_size: int = Field(
+        default=5, ge=1, description="async: updates buffered before the global model moves"
+    )
+    aggregator_server_lr: float = Field(
+        default=1.0, gt=0, description="async: server learning rate"
+    )
+    aggregator_trim_beta: float = Field(
+        default=0.1, ge=0, lt=0.5, description="trimmed_mean: fraction cut at each end"
+    )
+    aggregator_krum_byzantine: int = Field(
+        default=0, ge=0, description="krum: tolerated bad updates"
+    )
+    aggregator_clip_norm: float | None = Field(
+        default=None, gt=0, description="clip each update's step (weights - global) to this L2 norm"
+    )
+    aggregator_max_norm: float | None = Field(
+        default=1000.0, gt=0, description="reject (422 norm) updates whose step norm exceeds this"
+    )
+    aggregator_max_staleness: int = Field(
+        default=8, ge=0, description="reject (422 stale) updates more versions behind than this"
+    )
+    aggregator_max_body_bytes: int = Field(
+        default=16 << 20, ge=1024, description="largest accepted request body (413 beyond)"
+    )
+    aggregator_features: str = Field(
+        default=",".join(CHANNELS),
+        description="model input features (comma list), fixes the shapes",
+    )
+    aggregator_seed: int = Field(
+        default=0, description="seed of the initial global model (version 0)"
+    )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's input features as a tuple."""
+        return tuple(f.strip() for f in self.aggregator_features.split(",") if f.strip())
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token, or None when writes are refused."""
+        if self.aggregator_token is None:
+            return None
+        return self.aggregator_token.get_secret_value() or None
+
+
+def load_settings(**overrides: Any) -> AggregatorSettings:
+    """Settings from the environment; keyword overrides win (tests, embedding)."""
+    return AggregatorSettings(**overrides)

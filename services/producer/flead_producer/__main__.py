@@ -1,0 +1,5 @@
+"""`python -m flead_producer`."""
+
+from flead_producer.main import main
+
+main()

@@ -1,0 +1,157 @@
+"""Pure micro-batch logic: decode raw records, split off dead letters, build durable result documents."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from flead.wire import WireError, decode_reading
+
+__all__ = [
+    "Dead",
+    "Decoded",
+    "Raw",
+    "anomaly_docs",
+    "decode_batch",
+    "first_offsets",
+    "next_offsets",
+    "result_docs",
+]
+
+
+class Raw(NamedTuple):
+    """What the trainer needs of one Kafka record."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class Dead(NamedTuple):
+    """A record that cannot be processed, and why (a flead.wire reason)."""
+
+    raw: Raw
+    reason: str
+
+
+@dataclass
+class Decoded:
+    """The valid rows of a batch as columns, plus the dead letters."""
+
+    device: np.ndarray
+    time: np.ndarray
+    values: np.ndarray
+    partition: np.ndarray
+    offset: np.ndarray
+    dead: list[Dead] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+def decode_batch(records: Sequence[Raw], features: Sequence[str]) -> Decoded:
+    """Decode every record; a record that fails goes to `dead` with its reason, the rest stay in order."""
+    devices: list[str] = []
+    times: list[float] = []
+    rows: list[np.ndarray] = []
+    keep: list[int] = []
+    dead: list[Dead] = []
+    for i, r in enumerate(records):
+        if r.value is None:
+            dead.append(Dead(r, "empty_value"))
+            continue
+        try:
+            device, t, values = decode_reading(r.value, features)
+        except WireError as exc:
+            dead.append(Dead(r, exc.reason))
+            continue
+        devices.append(device)
+        times.append(t)
+        rows.append(values)
+        keep.append(i)
+    n = len(keep)
+    return Decoded(
+        device=np.array(devices, dtype=object),
+        time=np.array(times, dtype=np.float64),
+        values=np.stack(rows) if n else np.empty((0, len(features)), np.float32),
+        partition=np.array([records[i].partition for i in keep], dtype=np.int64),
+        offset=np.array([records[i].offset for i in keep], dtype=np.int64),
+        dead=dead,
+    )
+
+
+def next_offsets(records: Sequence[Raw]) -> dict[int, int]:
+    """Per partition, the offset after the last record seen (what to commit)."""
+    out: dict[int, int] = {}
+    for r in records:
+        out[r.partition] = max(out.get(r.partition, -1), r.offset + 1)
+    return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def result_docs(
+    topic: str,
+    d: Decoded,
+    first: dict[int, int],
+    score: np.ndarray,
+    threshold: np.ndarray,
+    anomaly: np.ndarray,
+    version: int,
+) -> list[dict[str, Any]]:
+    """One result document per partition, keyed by (topic, partition, first offset of the batch).
+
+    `first` holds each partition's first offset in the batch (valid or not), so a batch replayed
+    after a crash starts at the same key and replaces the document instead of adding one.
+    """
+    docs = []
+    for p in sorted(first):
+        rows = np.flatnonzero(d.partition == p)
+        docs.append(
+            {
+                "_id": f"{topic}:{p}:{first[p]}",
+                "topic": topic,
+                "partition": int(p),
+                "first_offset": int(first[p]),
+                "offsets": d.offset[rows].tolist(),
+                "devices": [str(x) for x in d.device[rows]],
+                "times": d.time[rows].tolist(),
+                "scores": [_num(x) for x in score[rows].tolist()],
+                "thresholds": [_num(x) for x in threshold[rows].tolist()],
+                "anomalies": anomaly[rows].astype(bool).tolist(),
+                "model_version": int(version),
+            }
+        )
+    return docs
+
+
+def anomaly_docs(
+    d: Decoded, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray, version: int
+) -> list[dict[str, Any]]:
+    """The flagged rows as {device, time, score, threshold, model_version} (the topic's schema)."""
+    return [
+        {
+            "device": str(d.device[i]),
+            "time": float(d.time[i]),
+            "score": _num(float(score[i])),
+            "threshold": _num(float(threshold[i])),
+            "model_version": int(version),
+        }
+        for i in np.flatnonzero(anomaly)
+    ]
+
+
+def first_offsets(records: Sequence[Raw]) -> dict[int, int]:
+    """Per partition, the first offset of the batch."""
+    out: dict[int, int] = {}
+    for r in records:
+        if r.partition not in out:
+            out[r.partition] = r.offset
+    return out

@@ -1,0 +1,197 @@
+"""The trainer's micro-batch loop: score then learn, publish, persist, checkpoint, then commit."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from flead.logging import get_logger
+from flead.model import DeviceBank
+from flead_trainer import metrics as m
+from flead_trainer.batch import (
+    Raw,
+    anomaly_docs,
+    decode_batch,
+    first_offsets,
+    next_offsets,
+    result_docs,
+)
+from flead_trainer.cadence import Cadence
+from flead_trainer.client import AggregatorClient
+from flead_trainer.kafka_io import resume_positions
+from flead_trainer.publish import publish_anomalies, publish_dead
+from flead_trainer.settings import TrainerSettings
+from flead_trainer.store import Checkpoint, TrainerStore
+
+__all__ = ["Trainer"]
+
+log = get_logger(__name__)
+
+
+class Trainer:
+    """Owns a partition group: every batch is durable (results, checkpoint) before its commit."""
+
+    def __init__(
+        self,
+        s: TrainerSettings,
+        consumer: Consumer,
+        producer: Producer,
+        store: TrainerStore,
+        client: AggregatorClient,
+        bank: DeviceBank | None = None,
+    ) -> None:
+        self.s = s
+        self.topic = s.readings_topic
+        self.consumer, self.producer, self.store, self.client = consumer, producer, store, client
+        self.bank = bank or DeviceBank(s.features, seed=s.trainer_seed)
+        self.cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
+        self.owner: dict[str, int] = {}  # device -> partition it was last seen on
+        self.version = 0
+        self.next_model_poll = 0.0
+        self.backoff_until = 0.0
+        self.ready = False
+        self.batches = 0
+
+    def start(self) -> None:
+        """Restore checkpointed devices, assign the partitions at their resume offsets."""
+        partitions = self.s.partition_list
+        saved = self.store.load(self.topic, partitions)
+        for cp in saved.values():
+            for device, blob in cp.states.items():
+                self.bank.import_state(device, blob)
+                self.owner[device] = cp.partition
+            self.version = max(self.version, cp.global_version)
+        positions = resume_positions(
+            self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
+        )
+        self.consumer.assign(positions)
+        m.DEVICES.set(len(self.owner))
+        self.sync_global(force=True)
+        self.ready = True
+        log.info(
+            "assigned",
+            partitions=partitions,
+            resumed={tp.partition: tp.offset for tp in positions},
+            devices=len(self.owner),
+        )
+
+    def step(self) -> int:
+        """Process one micro-batch; returns how many records it held (0 = none arrived)."""
+        msgs = self.consumer.consume(self.s.trainer_batch_size, self.s.trainer_poll_timeout_seconds)
+        records = []
+        for msg in msgs:
+            if msg.error() is not None:
+                log.warning("consume error", error=str(msg.error()))
+                continue
+            records.append(Raw(msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value()))
+        if records:
+            self._process(records)
+        self._federate()
+        return len(records)
+
+    def _process(self, records: list[Raw]) -> None:
+        d = decode_batch(records, self.s.features)
+        publish_dead(self.producer, self.s.dead_letter_topic, self.topic, d.dead)
+        for dead in d.dead:
+            m.DEAD.labels(dead.reason.split(":")[0]).inc()
+        started = time.perf_counter()
+        if len(d):
+            res = self.bank.process(d.device, d.time, d.values)
+            score, threshold, anomaly = res.score, res.threshold, res.anomaly
+        else:
+            score = threshold = np.empty(0, np.float32)
+            anomaly = np.empty(0, bool)
+        m.TRAINING.observe(time.perf_counter() - started)
+        flagged = anomaly_docs(d, score, threshold, anomaly, self.version)
+        publish_anomalies(self.producer, self.s.anomalies_topic, flagged)
+        started = time.perf_counter()
+        self.store.write_results(
+            result_docs(
+                self.topic, d, first_offsets(records), score, threshold, anomaly, self.version
+            )
+        )
+        self.store.write_anomalies(flagged)
+        self.producer.flush(10)
+        touched = set(next_offsets(records))
+        for device, p in zip(d.device, d.partition, strict=True):
+            self.owner[str(device)] = int(p)
+        self._checkpoint(touched, next_offsets(records))
+        m.CHECKPOINT.observe(time.perf_counter() - started)
+        offsets = [TopicPartition(self.topic, p, o) for p, o in next_offsets(records).items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+        self._count(d.device, score, threshold, anomaly)
+        self.batches += 1
+
+    def _checkpoint(self, partitions: set[int], offsets: dict[int, int]) -> None:
+        by_partition: dict[int, dict[str, bytes]] = {p: {} for p in partitions}
+        for device, p in self.owner.items():
+            if p in by_partition:
+                by_partition[p][device] = self.bank.export_state(device)
+        self.store.save(
+            self.topic,
+            [Checkpoint(p, offsets[p], states, self.version) for p, states in by_partition.items()],
+        )
+
+    def _count(
+        self, device: np.ndarray, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray
+    ) -> None:
+        n = len(device)
+        m.CONSUMED.inc(n)
+        m.ANOMALIES.inc(int(anomaly.sum()))
+        m.DEVICES.set(len(self.owner))
+        if not n:
+            return
+        counts = Counter(str(x) for x in device)
+        self.cadence.learned(counts.items(), time.monotonic())
+        last: dict[str, int] = {str(x): i for i, x in enumerate(device)}
+        for dev, k in counts.items():
+            m.DEVICE_READINGS.labels(dev).inc(k)
+            i = last[dev]
+            m.DEVICE_SCORE.labels(dev).set(float(score[i]))
+            m.DEVICE_THRESHOLD.labels(dev).set(float(threshold[i]))
+        for dev, k in Counter(str(x) for x in device[anomaly]).items():
+            m.DEVICE_ANOMALIES.labels(dev).inc(k)
+
+    def _federate(self) -> None:
+        now = time.monotonic()
+        if now >= self.backoff_until:
+            for device in self.cadence.due(now):
+                update = self.bank.local_update(device)
+                if update.samples < 1:
+                    self.cadence.sent(device, now)
+                    continue
+                uid = f"{self.s.partition_group}:{device}:{update.base_version}:{time.time_ns()}"
+                outcome = self.client.send_update(uid, device, update)
+                m.UPDATES_SENT.labels(outcome).inc()
+                if outcome == "error":
+                    self.backoff_until = now + 5.0
+                    break
+                self.cadence.sent(device, now)
+        self.sync_global()
+
+    def sync_global(self, force: bool = False) -> None:
+        """Adopt the aggregator's global model when its ETag changed (polled every few seconds)."""
+        now = time.monotonic()
+        if not force and now < self.next_model_poll:
+            return
+        self.next_model_poll = now + self.s.trainer_model_poll_seconds
+        model = self.client.fetch_global()
+        if model is None or model.version <= self.version:
+            return
+        self.bank.adopt_global(model.weights, model.version)
+        self.version = model.version
+        m.GLOBAL_VERSION.set(self.version)
+        log.info("adopted global model", version=self.version)
+
+    def status(self) -> dict[str, Any]:
+        """Readiness facts."""
+        return {
+            "ready": self.ready,
+            "batches": self.batches,
+            "devices": len(self.owner),
+            "global_version": self.version,
+        }

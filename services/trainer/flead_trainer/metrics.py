@@ -1,0 +1,47 @@
+"""Prometheus metrics of a trainer, named as in docs/interfaces.md."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "ANOMALIES",
+    "CHECKPOINT",
+    "CONSUMED",
+    "DEAD",
+    "DEVICES",
+    "DEVICE_ANOMALIES",
+    "DEVICE_READINGS",
+    "DEVICE_SCORE",
+    "DEVICE_THRESHOLD",
+    "GLOBAL_VERSION",
+    "LAG",
+    "TRAINING",
+    "UPDATES_SENT",
+]
+
+CONSUMED = Counter("flead_readings_consumed", "Valid readings scored and learned from")
+ANOMALIES = Counter("flead_anomalies", "Readings flagged as anomalous")
+DEAD = Counter("flead_dead_letters", "Malformed records sent to the dead-letter topic", ["reason"])
+LAG = Gauge(
+    "flead_consumer_lag_messages", "Records behind the end of each partition", ["partition"]
+)
+TRAINING = Histogram(
+    "flead_local_training_duration_seconds",
+    "Score-then-learn time of one micro-batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+UPDATES_SENT = Counter(
+    "flead_local_updates_sent", "Local updates sent to the aggregator, by outcome", ["outcome"]
+)
+DEVICES = Gauge("flead_trainer_devices", "Devices this trainer holds a model for")
+GLOBAL_VERSION = Gauge("flead_trainer_global_version", "Global model version last adopted")
+CHECKPOINT = Histogram(
+    "flead_checkpoint_duration_seconds",
+    "Time to write results, anomalies and checkpoints of one micro-batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+DEVICE_READINGS = Counter("flead_device_readings", "Readings processed per device", ["device"])
+DEVICE_ANOMALIES = Counter("flead_device_anomalies", "Anomalies flagged per device", ["device"])
+DEVICE_SCORE = Gauge("flead_device_anomaly_score", "Last anomaly score per device", ["device"])
+DEVICE_THRESHOLD = Gauge("flead_device_threshold", "Threshold in force per device", ["device"])

@@ -1,0 +1,78 @@
+"""Trainer settings: the partition group it owns, micro-batching, federation cadence (FLEAD_*)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr
+
+from flead.data.records import CHANNELS
+from flead.settings import KafkaSettings, MongoSettings
+
+__all__ = ["TrainerSettings", "load_settings"]
+
+DEFAULT_METRICS_PORT = 9101
+
+
+class TrainerSettings(KafkaSettings, MongoSettings):
+    """One validated settings object for a trainer process (the operator sets the group fields)."""
+
+    partitions: str = Field(
+        default="0", description="partitions of the readings topic (comma list)"
+    )
+    partition_group: str = Field(default="group-0", description="name of this partition group")
+    consumer_group: str = Field(
+        default="flead-trainer-group-0", description="Kafka consumer group of committed offsets"
+    )
+    aggregator_url: str = Field(default="http://127.0.0.1:8000", description="aggregator base URL")
+    aggregator_token: SecretStr | None = Field(default=None, description="bearer token for writes")
+    trainer_batch_size: int = Field(
+        default=500, ge=1, le=100_000, description="max readings per micro-batch"
+    )
+    trainer_poll_timeout_seconds: float = Field(
+        default=0.2, gt=0, description="longest wait for a micro-batch to fill"
+    )
+    trainer_update_every_samples: int = Field(
+        default=500, ge=1, description="send a device's local update after this many new samples"
+    )
+    trainer_update_every_seconds: float = Field(
+        default=30.0, gt=0, description="...or after this long, if it learned anything"
+    )
+    trainer_model_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often to ask for a new global model (ETag)"
+    )
+    trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
+    trainer_features: str = Field(default=",".join(CHANNELS), description="model input features")
+    trainer_seed: int = Field(default=0, description="seed of new device models")
+
+    @property
+    def partition_list(self) -> list[int]:
+        """The partitions as sorted distinct integers; ValueError naming a bad entry."""
+        out = set()
+        for item in filter(None, (p.strip() for p in self.partitions.split(","))):
+            if not item.isdigit():
+                raise ValueError(f"FLEAD_PARTITIONS entry {item!r} is not a partition number")
+            out.add(int(item))
+        if not out:
+            raise ValueError("FLEAD_PARTITIONS names no partition")
+        return sorted(out)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's input features."""
+        return tuple(f.strip() for f in self.trainer_features.split(",") if f.strip())
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token, if any."""
+        return self.aggregator_token.get_secret_value() if self.aggregator_token else None
+
+    @property
+    def port(self) -> int:
+        """Port of /metrics (and /healthz, /readyz)."""
+        return self.metrics_port or DEFAULT_METRICS_PORT
+
+
+def load_settings(**overrides: Any) -> TrainerSettings:
+    """Settings from the environment; keyword overrides win."""
+    return TrainerSettings(**overrides)

@@ -1,0 +1,77 @@
+"""Hyper-parameters of the per-device online model (`ModelConfig`) and the results it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LocalUpdate", "ModelConfig", "StepResult"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape, optimiser, adaptation rates, score weights and threshold rule.
+
+    The network forecasts each reading (normalised per device) from the previous observed
+    reading and the time of day. The score of a row is the largest of, over channels: the
+    squared standardised forecast residual, the squared level z / level_k**2, the surprise
+    of a run of identical values (stuck) and of a run of missing values. The threshold is
+    `threshold_factor` times the `quantile` of the device's recent scores of normal rows.
+    """
+
+    hidden: tuple[int, ...] = (32, 16)
+    lr: float = 0.005
+    beta1: float = 0.9
+    beta2: float = 0.999
+    prox_mu: float = 0.0  # FedProx: adds mu * (w - w_global) to the shared part's gradient
+    personal_head: bool = True  # the output layer stays per device (not federated)
+    warmup: int = 500  # rows per device learned from but never flagged
+    norm_alpha: float = 0.0005  # per-row EMA rate of the input normaliser (~1 day memory)
+    winsor: float = 4.0  # normaliser updates clip values to mean +- winsor * sd
+    resid_alpha: float = 0.005  # per-row EMA rate of the residual variance
+    rate_alpha: float = 0.01  # per-row EMA rate of P(value repeats) and P(value missing)
+    level_k: float = 4.0
+    stuck_weight: float = 1.0
+    missing_weight: float = 1.0
+    quantile: float = 0.99
+    threshold_factor: float = 3.0
+    threshold_halflife: float = 20000.0  # rows until an old score counts half in the histogram
+    loss_alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        checks = {
+            "hidden": all(h > 0 for h in self.hidden) and len(self.hidden) >= 1,
+            "lr": self.lr > 0,
+            "prox_mu": self.prox_mu >= 0,
+            "warmup": self.warmup >= 0,
+            "quantile": 0.0 < self.quantile < 1.0,
+            "threshold_factor": self.threshold_factor > 0,
+            "threshold_halflife": self.threshold_halflife > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"ModelConfig.{name} out of range: {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Per row of a micro-batch, in input order: score, threshold in force, anomaly flag.
+
+    The threshold is +inf while the device is warming up (nothing is flagged then).
+    """
+
+    score: np.ndarray  # float32 [n]
+    threshold: np.ndarray  # float32 [n]
+    anomaly: np.ndarray  # bool [n]
+
+
+@dataclass(frozen=True)
+class LocalUpdate:
+    """The shared part of one device's network, the rows it learned since its last update."""
+
+    weights: list[np.ndarray]
+    samples: int
+    base_version: int
+    loss: float = float("nan")
+    extra: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,170 @@
+"""Slot-indexed storage of every device's arrays: join, leave, grow, optimiser step, checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from flead.model import network as nn
+from flead.model.config import ModelConfig
+from flead.model.threshold import BINS
+from flead.wire import WireError, decode_arrays, encode_arrays
+
+__all__ = ["STATE_FORMAT", "BankState"]
+
+STATE_FORMAT = "flead.model.device/1"
+
+
+def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
+    """Per-device arrays: name -> (shape after the slot axis, dtype, initial value)."""
+    return {
+        "mean": ((f,), np.float64, 0.0),
+        "var": ((f,), np.float64, 1.0),
+        "n_obs": ((f,), np.float64, 0.0),
+        "quantum": ((f,), np.float64, np.inf),
+        "rvar": ((f,), np.float64, 1.0),
+        "p_same": ((f,), np.float64, 0.1),
+        "p_miss": ((f,), np.float64, 0.01),
+        "last": ((f,), np.float32, np.nan),
+        "run_same": ((f,), np.int64, 0),
+        "run_miss": ((f,), np.int64, 0),
+        "hist": ((BINS,), np.float64, 0.0),
+        "thr": ((), np.float64, np.inf),
+        "seen": ((), np.int64, 0),
+        "samples": ((), np.int64, 0),
+        "loss": ((), np.float64, 0.0),
+        "loss_n": ((), np.float64, 0.0),
+        "base_version": ((), np.int64, 0),
+    }
+
+
+class BankState:
+    """Stacked arrays with a leading slot axis; `slot` maps device id -> slot."""
+
+    def __init__(
+        self, f: int, init: list[np.ndarray], n_shared: int, pooled: bool, capacity: int
+    ) -> None:
+        self.layout = _layout(f)
+        self.init, self.n_shared, self.pooled = init, n_shared, pooled
+        self.capacity = max(1, capacity)
+        self.slot: dict[str, int] = {}
+        self.free: list[int] = []
+        self.next_slot = 0
+        self.global_: list[np.ndarray] | None = None
+        self.arrays: dict[str, np.ndarray] = {
+            k: np.full((self.capacity, *s), v, dtype=t) for k, (s, t, v) in self.layout.items()
+        }
+        dw = 1 if pooled else self.capacity
+        self.weights = [np.repeat(p[None], dw, axis=0) for p in init]
+        self.m = [np.zeros_like(p) for p in self.weights]
+        self.v = [np.zeros_like(p) for p in self.weights]
+        self.wstep = np.zeros(dw, dtype=np.int64)
+
+    def wslot(self, slot: int) -> int:
+        """Index into the weight arrays of a device's slot (always 0 when pooled)."""
+        return 0 if self.pooled else slot
+
+    def join(self, device: str) -> int:
+        """The device's slot; a new device takes a free slot (growing capacity geometrically)."""
+        slot = self.slot.get(device)
+        if slot is not None:
+            return slot
+        if self.free:
+            slot = self.free.pop()
+        else:
+            slot = self.next_slot
+            self.next_slot += 1
+            if slot >= self.capacity:
+                self._grow(max(2 * self.capacity, slot + 1))
+        self._reset(slot)
+        self.slot[device] = slot
+        return slot
+
+    def release(self, device: str) -> None:
+        """Drop a device (KeyError if unknown); its slot goes to the free list."""
+        self.free.append(self.slot.pop(device))
+
+    def _reset(self, slot: int) -> None:
+        for k, (_, _, fill) in self.layout.items():
+            self.arrays[k][slot] = fill
+        if self.pooled:
+            return
+        start = self.init if self.global_ is None else self.global_ + self.init[self.n_shared :]
+        for w, m, v, p in zip(self.weights, self.m, self.v, start, strict=True):
+            w[slot], m[slot], v[slot] = p, 0.0, 0.0
+        self.wstep[slot] = 0
+
+    def _grow(self, capacity: int) -> None:
+        extra = capacity - self.capacity
+        for k, (tail, t, fill) in self.layout.items():
+            block: np.ndarray = np.full((extra, *tail), fill, dtype=t)
+            self.arrays[k] = np.concatenate([self.arrays[k], block])
+        if not self.pooled:
+            for group in (self.weights, self.m, self.v):
+                for i, a in enumerate(group):
+                    group[i] = np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])
+            self.wstep = np.concatenate([self.wstep, np.zeros(extra, dtype=np.int64)])
+        self.capacity = capacity
+
+    def set_global(self, weights: Sequence[np.ndarray]) -> None:
+        """Every slot's shared part := weights; optimiser moments restart."""
+        shapes = [p.shape for p in self.init[: self.n_shared]]
+        got = [np.shape(w) for w in weights]
+        if got != shapes:
+            raise ValueError(f"global weights have shapes {got}, expected {shapes}")
+        self.global_ = [np.array(w, dtype=np.float32) for w in weights]
+        for i, w in enumerate(self.global_):
+            self.weights[i][:] = w
+        for group in (self.m, self.v):
+            for a in group:
+                a[:] = 0.0
+        self.wstep[:] = 0
+
+    def step(
+        self, idx: np.ndarray, params: list[np.ndarray], grads: list[np.ndarray], cfg: ModelConfig
+    ) -> None:
+        """Adam on the weight rows `idx` given their current values and gradients."""
+        m = [a[idx] for a in self.m]
+        v = [a[idx] for a in self.v]
+        t = self.wstep[idx] + 1
+        nn.adam_step(params, grads, m, v, t, cfg.lr, cfg.beta1, cfg.beta2)
+        for group, new in ((self.weights, params), (self.m, m), (self.v, v)):
+            for a, b in zip(group, new, strict=True):
+                a[idx] = b
+        self.wstep[idx] = t
+
+    def export(self, device: str, meta: dict[str, Any]) -> bytes:
+        """The device's arrays (statistics, weights, optimiser moments) as a wire blob."""
+        slot = self.slot[device]
+        w = self.wslot(slot)
+        names = list(self.layout)
+        arrays = [self.arrays[k][slot] for k in names]
+        arrays += [a[w] for a in (*self.weights, *self.m, *self.v)] + [self.wstep[w : w + 1]]
+        head = {"format": STATE_FORMAT, "device": device, "names": names, "pooled": self.pooled}
+        return encode_arrays(arrays, meta | head)
+
+    def import_(self, device: str, blob: bytes, features: tuple[str, ...]) -> None:
+        """Load `export` output into the device's slot (joining it when new)."""
+        arrays, meta = decode_arrays(blob)
+        names = list(self.layout)
+        n_w = len(self.weights)
+        if meta.get("format") != STATE_FORMAT or meta.get("names") != names:
+            raise WireError("bad_state", f"not a {STATE_FORMAT} blob")
+        if tuple(meta.get("features", ())) != features:
+            raise WireError("bad_state", f"features {meta.get('features')} != {list(features)}")
+        if len(arrays) != len(names) + 3 * n_w + 1:
+            raise WireError("bad_state", f"{len(arrays)} arrays")
+        expect = [self.arrays[k].shape[1:] for k in names] + [p.shape for p in self.init] * 3
+        if [a.shape for a in arrays[:-1]] != expect:
+            raise WireError("bad_state", "array shapes do not match this bank's model")
+        slot = self.join(device)
+        for k, a in zip(names, arrays, strict=False):
+            self.arrays[k][slot] = a
+        w = self.wslot(slot)
+        rest = arrays[len(names) :]
+        for i, group in enumerate((self.weights, self.m, self.v)):
+            for j, a in enumerate(group):
+                a[w] = rest[i * n_w + j]
+        self.wstep[w] = int(rest[-1][0])

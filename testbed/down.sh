@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stop every process of this checkout's test bed (by pid file, never by name)
+# and remove its temporary data (.testbed/). The build cache is kept.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+. "$TESTBED_DIR/lib/stop.sh"
+
+ACTIVE_FILE="$CACHE/active-state-dir"
+
+main() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.up.lock"
+  flock -w 600 9 || fail testbed "flock $CACHE/.up.lock" "" "timed out waiting for a running up.sh"
+  if [[ ! -d "$STATE" ]]; then
+    log "test bed is not up (no $STATE)"
+    return 0
+  fi
+  stop_bed "$STATE"
+  if any_alive "$STATE"; then
+    fail testbed "testbed/down.sh" "" "some processes of $STATE are still alive"
+  fi
+  rm -rf "$STATE"
+  if [[ -f "$ACTIVE_FILE" && "$(cat "$ACTIVE_FILE")" == "$STATE" ]]; then rm -f "$ACTIVE_FILE"; fi
+  ok "test bed stopped and $STATE removed"
+}
+
+main "$@"

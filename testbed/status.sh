@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Show each test bed component: pid, address, health, resident memory.
+# Exit status 0 only when every component is healthy.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+. "$TESTBED_DIR/lib/components.sh"
+. "$TESTBED_DIR/lib/stop.sh"
+
+rss_mib() {
+  local pid
+  pid="$(owned_pid "$PIDS/$1.pid" "$STATE")" || { echo "-"; return; }
+  awk '/^VmRSS:/ {printf "%d MiB", $2 / 1024}' "/proc/$pid/status"
+}
+
+row() {
+  local name="$1" addr="$2" check="$3" pid health
+  pid="$(owned_pid "$PIDS/$name.pid" "$STATE" || echo '-')"
+  if "$check" >/dev/null 2>&1; then health="${_G}healthy${_N}"; else health="${_R}DOWN${_N}"; BAD=1; fi
+  printf '  %-24s %-8s %-28s %-10s %s\n' "$name" "$pid" "$addr" "$(rss_mib "$name")" "$health"
+}
+
+BAD=0
+if [[ ! -d "$STATE" ]]; then
+  echo "test bed is not up (no $STATE); start it with: make testbed"
+  exit 1
+fi
+printf '  %-24s %-8s %-28s %-10s %s\n' COMPONENT PID ADDRESS RSS HEALTH
+row kafka "127.0.0.1:$KAFKA_PORT" healthy_kafka
+row ferretdb "mongodb://127.0.0.1:$MONGO_PORT" healthy_ferretdb
+row etcd "http://127.0.0.1:$ETCD_PORT" healthy_etcd
+row kube-apiserver "https://127.0.0.1:$APISERVER_PORT" healthy_apiserver
+row kube-controller-manager "https://127.0.0.1:$CONTROLLER_MANAGER_PORT" healthy_controller_manager
+row kube-scheduler "https://127.0.0.1:$SCHEDULER_PORT" healthy_scheduler
+row kwok "http://127.0.0.1:$KWOK_PORT" healthy_kwok
+row prometheus "http://127.0.0.1:$PROMETHEUS_PORT" healthy_prometheus
+nodes="$(ready_node_count 2>/dev/null || echo 0)"
+if ((nodes >= FAKE_NODES)); then h="${_G}healthy${_N}"; else h="${_R}DOWN${_N}"; BAD=1; fi
+printf '  %-24s %-8s %-28s %-10s %s\n' "fake nodes (kwok)" - "$nodes Ready of $FAKE_NODES" - "$h"
+for tool in kubectl helm; do
+  printf '  %-24s %s\n' "$tool" "$(command -v "$tool" || echo missing)"
+done
+if [[ -f "$STATE/env" ]]; then echo "  env: . $STATE/env"; else echo "  env: not written (up.sh did not finish)"; BAD=1; fi
+exit "$BAD"
