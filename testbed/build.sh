@@ -64,18 +64,25 @@ build_k8s() {
   )
 }
 
-build_etcd() {
-  local dir="$ETCD_DIR" log="$BUILD_LOGS/etcd.log"
+# go_wrapper COMPONENT DIR PACKAGE@VERSION BINARY LDFLAGS: build PACKAGE from a
+# wrapper module that requires it as a tool (its own replace directives, if
+# any, are then ignored in favour of the released module versions).
+go_wrapper() {
+  local component="$1" dir="$2" pkg="${3%@*}" version="${3##*@}" binary="$4" ldflags="$5"
+  local log="$BUILD_LOGS/$component.log"
   mkdir -p "$dir/bin"
   : >"$log"
-  printf 'module local/flead-testbed-etcd\n\ngo 1.26.0\n' >"$dir/go.mod"
+  printf 'module local/flead-testbed-%s\n\ngo 1.26.0\n' "$component" >"$dir/go.mod"
   (
     cd "$dir"
-    run_logged etcd "$log" go get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
-    run_logged etcd "$log" go build -p "$GO_P" \
-      -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v$ETCD_VERSION" \
-      -o bin/etcd go.etcd.io/etcd/server/v3
+    run_logged "$component" "$log" go get -tool "$pkg@$version"
+    run_logged "$component" "$log" go build -p "$GO_P" -ldflags "$ldflags" -o "bin/$binary" "$pkg"
   )
+}
+
+build_etcd() {
+  go_wrapper etcd "$ETCD_DIR" "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" etcd \
+    "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v$ETCD_VERSION"
 }
 
 # go_install COMPONENT DIR PACKAGE@VERSION [LDFLAGS]: module without replace directives.
@@ -91,8 +98,10 @@ build_kwok() {
     "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
 }
 
+# Built as the main module, FerretDB panics unless build/version/version.txt
+# (absent from the module zip) holds a version; as a dependency it skips that check.
 build_ferretdb() {
-  go_install ferretdb "$FERRETDB_DIR" "github.com/FerretDB/FerretDB/cmd/ferretdb@v$FERRETDB_VERSION"
+  go_wrapper ferretdb "$FERRETDB_DIR" "github.com/FerretDB/FerretDB/cmd/ferretdb@v$FERRETDB_VERSION" ferretdb "-s -w"
 }
 
 build_helm() {
@@ -143,6 +152,21 @@ link_bins() {
   done
 }
 
+# verify_COMPONENT: the fresh build runs (a broken binary must not be cached).
+verify_k8s() {
+  local b
+  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+    "$K8S_DIR/bin/$b" --version | grep -qx "Kubernetes v$K8S_VERSION" || return 1
+  done
+  "$K8S_DIR/bin/kubectl" version --client | grep -q "v$K8S_VERSION"
+}
+verify_etcd() { "$ETCD_DIR/bin/etcd" --version | grep -q "etcd Version: $ETCD_VERSION"; }
+verify_kwok() { "$KWOK_DIR/bin/kwok" --version; }
+verify_ferretdb() { "$FERRETDB_DIR/bin/ferretdb" --version; }
+verify_helm() { "$HELM_DIR/bin/helm" version --short | grep -q "v$HELM_VERSION"; }
+verify_kafka() { compgen -G "$KAFKA_DIR/libs/kafka_$KAFKA_SCALA_VERSION-$KAFKA_VERSION.jar"; }
+verify_crds() { (($(find "$CRDS_DIR" -name '*.yaml' | wc -l) == 3)); }
+
 dir_of() {
   case "$1" in
     k8s) echo "$K8S_DIR" ;; etcd) echo "$ETCD_DIR" ;; kwok) echo "$KWOK_DIR" ;;
@@ -161,6 +185,8 @@ build_one() {
   t0=$(now)
   log "building $c (first time; log: $BUILD_LOGS/$c.log)"
   "build_$c"
+  "verify_$c" >>"$BUILD_LOGS/$c.log" 2>&1 ||
+    fail "$c" "verify_$c (testbed/build.sh)" "$BUILD_LOGS/$c.log" "the build finished but its output does not run"
   local took
   took="$(elapsed "$t0")"
   printf '%s\n' "$took" >"$dir/.done"
@@ -169,6 +195,12 @@ build_one() {
 
 main() {
   mkdir -p "$BUILD_LOGS" "$GOMODCACHE" "$GOCACHE"
+  # One build at a time per cache (fd 8; up.sh holds fd 9 for its own lock).
+  exec 8>"$CACHE/.build.lock"
+  if ! flock -n 8; then
+    log "another build is running in $CACHE; waiting for it (up to 90 min)"
+    flock -w 5400 8 || fail build "flock $CACHE/.build.lock" "" "timed out waiting for another build"
+  fi
   command -v go >/dev/null || fail build "command -v go" "" "Go (>= 1.26) is needed to build the test bed"
   local components=("$@")
   ((${#components[@]})) || components=(kafka ferretdb helm kwok etcd crds k8s)

@@ -27,6 +27,15 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _fingerprint(patch: Mapping[str, Any]) -> str:
+    """A status patch without its timestamps: the same write, whenever it is computed."""
+    conditions = [
+        {k: v for k, v in c.items() if k != "lastTransitionTime"}
+        for c in patch.get("conditions") or []
+    ]
+    return repr({**patch, "conditions": conditions})
+
+
 class Reconciler:
     """Keeps every namespace's trainers and device statuses equal to the plan of its indexes."""
 
@@ -157,7 +166,7 @@ class Reconciler:
         calls = [
             self._once(
                 ("device", namespace, name),
-                repr(p),
+                _fingerprint(p),
                 seen.get(("device", name)),
                 kube.patch_device_status,
                 namespace,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from flead.logging import configure_logging, get_logger
+from flead.metrics import register_scrape_target
 from flead_aggregator.app import create_app
 from flead_aggregator.settings import load_settings
 
@@ -23,6 +24,7 @@ def main() -> None:
         rule=settings.aggregator_rule,
         writes="enabled" if settings.token else "refused (no token)",
     )
+    register_scrape_target("flead-aggregator", port)
     uvicorn.run(
         create_app(settings),
         host=settings.aggregator_host,

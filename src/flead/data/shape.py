@@ -52,17 +52,20 @@ def shape_statistics(readings: Readings) -> dict[str, float]:
     out["humidity_mean_12h"] = _hour_mean(hum, hour, 12)
     day = np.floor(healthy.time / 86400.0).astype(np.int64)
     ranges, corrs, t_means, h_means = [], [], [], []
-    for mote in np.unique(healthy.device):
-        rows = healthy.device == mote
-        ok = rows & ~np.isnan(temp) & ~np.isnan(hum)
+    _, mote_idx = np.unique(healthy.device.astype(str), return_inverse=True)
+    order = np.lexsort((day, mote_idx))
+    bounds = np.flatnonzero(np.diff(mote_idx[order])) + 1
+    for rows in np.split(order, bounds):
+        t, h, d = temp[rows], hum[rows], day[rows]
+        ok = ~np.isnan(t) & ~np.isnan(h)
         if ok.sum() > 10:
-            corrs.append(float(np.corrcoef(temp[ok], hum[ok])[0, 1]))
-            t_means.append(float(temp[ok].mean()))
-            h_means.append(float(hum[ok].mean()))
-        for d in np.unique(day[rows]):
-            sel = rows & (day == d) & ~np.isnan(temp)
-            if sel.sum() > 2000:  # whole days only (~2,800 readings a day)
-                ranges.append(float(np.ptp(temp[sel])))
+            corrs.append(float(np.corrcoef(t[ok], h[ok])[0, 1]))
+            t_means.append(float(t[ok].mean()))
+            h_means.append(float(h[ok].mean()))
+        for one_day in np.split(t, np.flatnonzero(np.diff(d)) + 1):
+            one_day = one_day[~np.isnan(one_day)]
+            if len(one_day) > 2000:  # whole days only (~2,800 readings a day)
+                ranges.append(float(np.ptp(one_day)))
     out["temperature_daily_range_median"] = float(np.median(ranges)) if ranges else float("nan")
     out["temperature_mote_sd"] = float(np.std(t_means)) if t_means else float("nan")
     out["humidity_mote_sd"] = float(np.std(h_means)) if h_means else float("nan")

@@ -56,10 +56,12 @@ def _validate(devices: int, days: float) -> None:
 def _life_start(
     rng: np.random.Generator, devices: int, days: float, threshold: np.ndarray
 ) -> np.ndarray:
-    """Where on its battery curve each mote starts, so pooled voltage covers the whole life."""
+    """Where on its battery life (0..1) each mote starts, so pooled voltage covers the whole life.
+
+    No mote fails during the warm-up; a mote that reaches the end of its life gets a new battery.
+    """
     span = days * 86400.0 / LIFETIME_SECONDS
-    strata = (rng.permutation(devices) + rng.random(devices)) / devices  # even cover of [0, 1)
-    u0 = strata * max(1.0, span) - span / 2.0
+    u0 = (rng.permutation(devices) + rng.random(devices)) / devices  # strata: even cover of [0, 1)
     grid = np.linspace(0.0, 1.5, 3001)
     u_fail = np.interp(-threshold, -_voltage_curve(grid), grid)  # curve is decreasing
     return np.clip(u0, 0.0, np.maximum(u_fail - WARMUP * span - 1e-3, 0.0))

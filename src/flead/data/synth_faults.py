@@ -11,10 +11,10 @@ __all__ = ["FAULT_TYPES", "FaultEvent", "inject_faults"]
 FAULT_TYPES: tuple[str, ...] = ("spike", "drift", "offset", "noise", "stuck", "missing")
 _LENGTH = {  # readings per event, inclusive range (one reading ~ 31 s)
     "spike": (1, 3),
-    "drift": (60, 360),
-    "offset": (30, 240),
-    "noise": (30, 240),
-    "stuck": (60, 360),
+    "drift": (30, 240),
+    "offset": (20, 180),
+    "noise": (20, 180),
+    "stuck": (30, 240),
     "missing": (10, 120),
 }
 _KIND_WEIGHTS = np.array([0.4, 0.12, 0.12, 0.12, 0.12, 0.12])  # spikes are short: draw more

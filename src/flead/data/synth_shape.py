@@ -56,6 +56,8 @@ def healthy_signals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Healthy [M, R, 4] readings at `seconds` since the first midnight, and the noise-free voltage.
 
+    `life_start` is each mote's battery life fraction at time 0 (a new battery after 1).
+
     Per-mote temperature offsets follow the mote's place in the lab; humidity is a per-mote
     line in temperature plus slow noise sized to a drawn correlation (median ~ -0.69).
     """
@@ -64,15 +66,15 @@ def healthy_signals(
     place = (xy - xy.mean(axis=0)) / np.maximum(xy.std(axis=0), 1e-9) if m > 1 else xy * 0.0
     hour = (seconds % 86400.0) / 3600.0
     curve = temperature_curve(hour)
-    offset = 0.7 * place[:, :1] + 0.8 * rng.standard_normal((m, 1))
+    offset = 0.6 * place[:, :1] + 0.65 * rng.standard_normal((m, 1))
     amp = np.exp(rng.normal(0.0, 0.45, (m, 1)))
     amp /= amp.mean() if m > 4 else 1.0
     mean_curve = float(HOURLY_TEMPERATURE.mean())
     temp = mean_curve + offset + amp * (curve - mean_curve)
-    temp += 1.1 * ar1(rng, (m, r), 6 * 3600 / 31.0) + 0.5 * ar1(rng, (m, r), 900 / 31.0)
+    temp += 1.1 * ar1(rng, (m, r), 6 * 3600 / 31.0) + 0.6 * ar1(rng, (m, r), 900 / 31.0)
     temp += rng.normal(0.0, 0.03, (m, r))
 
-    base = rng.normal(37.0, 2.6, (m, 1))
+    base = rng.normal(36.5, 2.0, (m, 1))
     slope = rng.uniform(1.1, 1.6, (m, 1))
     corr = np.clip(rng.normal(-0.69, 0.09, (m, 1)), -0.91, -0.51)
     temp_sd = temp.std(axis=1, keepdims=True)
@@ -88,7 +90,7 @@ def healthy_signals(
     hum = np.clip(hum, 2.0, 99.0)
 
     light = _light(rng, hour, seconds, place)
-    volt0 = voltage_curve(life_start[:, None] + seconds / LIFETIME_SECONDS)
+    volt0 = voltage_curve(np.mod(life_start[:, None] + seconds / LIFETIME_SECONDS, 1.0))
     volt = volt0 + 0.006 * (temp - 21.5) + rng.normal(0.0, 0.004, (m, r))
     return np.stack([temp, hum, light, volt], axis=-1), volt0
 
@@ -101,7 +103,7 @@ def _light(
     day = np.floor(seconds / 86400.0).astype(int)
     cloud = rng.uniform(0.5, 1.2, (m, int(day.max()) + 1))[np.arange(m)[:, None], day]
     sun = np.clip(np.sin(np.pi * (hour - 6.5) / 12.5), 0.0, None)
-    exposure = np.exp(rng.normal(np.log(450.0), 1.1, (m, 1)) + 0.5 * place[:, 1:])
+    exposure = np.exp(rng.normal(np.log(620.0), 1.1, (m, 1)) + 0.5 * place[:, 1:])
     lamp = rng.uniform(60.0, 380.0, (m, 1))
     lit_night = (rng.permutation(m) < (m + 1) // 2)[:, None]  # exactly half lit at night
     night = np.where(lit_night, rng.uniform(30.0, 95.0, (m, 1)), rng.uniform(0.5, 12.0, (m, 1)))

@@ -9,14 +9,10 @@ import numpy as np
 
 from flead.model import network as nn
 from flead.model import normalize as nz
-from flead.model import threshold as th
+from flead.model import online as ol
 from flead.model.config import LocalUpdate, ModelConfig, StepResult
 from flead.model.features import (
     TIME_FEATURES,
-    group_rows,
-    previous_observed,
-    segmented_run,
-    time_features,
 )
 from flead.model.state import BankState
 
@@ -108,94 +104,54 @@ class DeviceBank:
         values = np.asarray(values, dtype=np.float32).reshape(n, len(self.features))
         if n == 0:
             empty = np.zeros(0, dtype=np.float32)
-            return StepResult(empty, empty.copy(), np.zeros(0, dtype=bool))
+            none = np.zeros(0, dtype=np.int8)
+            return StepResult(empty, empty.copy(), np.zeros(0, dtype=bool), none, none.copy())
         st, cfg = self.state, self.config
         ids, inverse = np.unique(np.asarray(device).astype(str), return_inverse=True)
         slot_of_id = np.array([st.join(str(d)) for d in ids], dtype=np.int64)
-        order, group, pos, starts = group_rows(slot_of_id[inverse])
-        gslot = slot_of_id[inverse][order][starts]
         a = st.arrays
-        rslot, rstart = gslot[group], starts[group]
-        x = values[order]
-        valid = ~np.isnan(x)
-        carry = previous_observed(x, rstart, a["last"][rslot])
-        same = valid & (x == carry)
-        run_same = segmented_run(same, valid & ~same, rstart, a["run_same"][rslot])
-        run_miss = segmented_run(~valid, valid, rstart, a["run_miss"][rslot])
-        mean = a["mean"][rslot]
-        sd = nz.scale(a["var"][rslot], mean, a["quantum"][rslot])
-        cn = np.nan_to_num((carry - mean) / sd).astype(np.float32)
-        y = ((x - mean) / sd).astype(np.float32)
-        g, m = len(starts), int(pos.max()) + 1
-        inp = np.zeros((g, m, self.sizes[0]), dtype=np.float32)
-        inp[group, pos, : len(self.features)] = cn
-        inp[group, pos, len(self.features) :] = time_features(np.asarray(time)[order])
-        widx = np.zeros(g, dtype=np.int64) if self.pooled else gslot
+        b = ol.prepare(slot_of_id[inverse], time, values, a)
+        widx = np.zeros(len(b.starts), dtype=np.int64) if self.pooled else b.gslot
         params = [w[widx] for w in st.weights]
-        out, cache = nn.forward(params, inp)
-        yhat = cn + out[group, pos]
-        resid = np.where(valid, y - yhat, 0.0)
-        quantum = np.where(np.isfinite(a["quantum"][rslot]), a["quantum"][rslot], 0.0)
-        rvar = np.maximum(a["rvar"][rslot], np.square(0.5 * quantum / sd))
-        comp = np.maximum(resid * resid / rvar, np.square(y / cfg.level_k))
-        comp = np.maximum(comp, run_same * -np.log(a["p_same"][rslot]) * cfg.stuck_weight)
-        comp = np.where(valid, comp, run_miss * -np.log(a["p_miss"][rslot]) * cfg.missing_weight)
-        score = np.nanmax(comp, axis=1).astype(np.float32)
-        seen_before = a["seen"][rslot] + pos
-        thr = np.where(seen_before < cfg.warmup, np.inf, a["thr"][rslot]).astype(np.float32)
-        anomaly = score > thr
-        self._learn(params, cache, inp, group, pos, starts, gslot, widx, x, valid, y, yhat, anomaly)
-        self._update_stats(
-            group, starts, gslot, x, valid, carry, same, resid, score, anomaly, seen_before
-        )
-        last = starts[1:] - 1 if g > 1 else np.zeros(0, dtype=np.int64)
-        ends = np.append(last, len(x) - 1)
-        a["last"][gslot] = np.where(valid[ends], x[ends], carry[ends])
-        a["run_same"][gslot] = run_same[ends]
-        a["run_miss"][gslot] = run_miss[ends]
-        result = StepResult(np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool))
-        result.score[order], result.threshold[order], result.anomaly[order] = score, thr, anomaly
+        s = ol.forward(b, a, params, cfg)
+        learn = ~s.anomaly
+        prox = (cfg.prox_mu, st.global_)
+        teach = np.ones_like(learn) if cfg.train_on_flagged else learn
+        clip = (cfg.winsor * np.sqrt(s.rvar)).astype(np.float32)
+        grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
+        self._step(b.gslot, widx, params, grads, loss, count)
+        resid = np.where(b.valid, s.y - s.yhat, 0.0)
+        ol.update_stats(b, a, cfg, resid, s.comp, s.score, s.thr, learn, self._decay)
+        result = StepResult(
+            np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool),
+            np.empty(n, np.int8), np.empty(n, np.int8),
+        )  # fmt: skip
+        o = b.order
+        result.score[o], result.threshold[o], result.anomaly[o] = s.score, s.thr, s.anomaly
+        result.kind[o], result.channel[o] = s.kind, s.channel
         return result
 
-    def _learn(
+    def _step(
         self,
-        params: list[np.ndarray],
-        cache: list[np.ndarray],
-        inp: np.ndarray,
-        group: np.ndarray,
-        pos: np.ndarray,
-        starts: np.ndarray,
         gslot: np.ndarray,
         widx: np.ndarray,
-        x: np.ndarray,
-        valid: np.ndarray,
-        y: np.ndarray,
-        yhat: np.ndarray,
-        anomaly: np.ndarray,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        loss: np.ndarray,
+        count: np.ndarray,
     ) -> None:
-        """One Adam step per device (or one pooled step) on the masked MSE of its normal rows."""
+        """Record each device's loss; one Adam step per device that learned (or one pooled)."""
         st, cfg = self.state, self.config
-        mask = valid & ~anomaly[:, None]
-        diff = np.where(mask, yhat - np.nan_to_num(y), 0.0).astype(np.float32)
-        count = nz.group_sums(mask.sum(axis=1), starts).astype(np.float32)
-        loss = 0.5 * nz.group_sums((diff * diff).sum(axis=1), starts) / np.maximum(count, 1.0)
         a = st.arrays
-        w = nz.ema_weight(count > 0, a["loss_n"][gslot], cfg.loss_alpha)
-        a["loss"][gslot] = np.where(
-            count > 0, a["loss"][gslot] * (1 - w) + w * loss, a["loss"][gslot]
-        )
-        a["loss_n"][gslot] += count > 0
-        dout = np.zeros((*inp.shape[:2], len(self.features)), dtype=np.float32)
-        dout[group, pos] = diff / np.maximum(count, 1.0)[group, None]
-        grads = nn.backward(params, cache, dout)
-        if cfg.prox_mu > 0 and st.global_ is not None:
-            for i in range(st.n_shared):
-                grads[i] += cfg.prox_mu * (params[i] - st.global_[i])
         active = count > 0
+        w = nz.ema_weight(active, a["loss_n"][gslot], cfg.loss_alpha)
+        a["loss"][gslot] = np.where(active, a["loss"][gslot] * (1 - w) + w * loss, a["loss"][gslot])
+        a["loss_n"][gslot] += active
+        if not active.any():
+            return
         if self.pooled:
-            if not active.any():
-                return
-            grads = [gr[active].sum(axis=0, keepdims=True) / active.sum() for gr in grads]
+            weight = count[active] / count[active].sum()
+            grads = [np.tensordot(weight, gr[active], axes=1)[None] for gr in grads]
             params = [p[:1] for p in params]
             idx = np.zeros(1, dtype=np.int64)
         else:
@@ -203,57 +159,3 @@ class DeviceBank:
             params = [p[active] for p in params]
             idx = widx[active]
         st.step(idx, params, grads, cfg)
-
-    def _update_stats(
-        self,
-        group: np.ndarray,
-        starts: np.ndarray,
-        gslot: np.ndarray,
-        x: np.ndarray,
-        valid: np.ndarray,
-        carry: np.ndarray,
-        same: np.ndarray,
-        resid: np.ndarray,
-        score: np.ndarray,
-        anomaly: np.ndarray,
-        seen_before: np.ndarray,
-    ) -> None:
-        """Normaliser, residual scale, repeat/missing rates, score histogram: normal rows only."""
-        a, cfg = self.state.arrays, self.config
-        normal = ~anomaly
-        obs = valid & normal[:, None]
-        # the input normaliser learns from every row, winsorised: no lock-in after a healthy shift
-        mean, var = a["mean"][gslot][group], a["var"][gslot][group]
-        bound = cfg.winsor * nz.scale(var, mean, a["quantum"][gslot][group])
-        xw = np.where(valid, np.clip(x, mean - bound, mean + bound), 0.0).astype(np.float64)
-        kv = nz.group_sums(valid.astype(np.float64), starts)
-        n_old = a["n_obs"][gslot]
-        w = nz.ema_weight(kv, n_old, cfg.norm_alpha)
-        s1, s2 = nz.group_sums(xw, starts), nz.group_sums(xw * xw, starts)
-        a["mean"][gslot], a["var"][gslot] = nz.update_moments(
-            a["mean"][gslot], a["var"][gslot], kv, s1, s2, w
-        )
-        a["n_obs"][gslot] = n_old + kv
-        step = np.abs(x - carry)
-        step = np.where(valid & (step > 0), step, np.inf)
-        a["quantum"][gslot] = np.minimum(a["quantum"][gslot], np.minimum.reduceat(step, starts))
-        k = nz.group_sums(obs.astype(np.float64), starts)
-        r2 = nz.group_sums(np.where(obs, resid * resid, 0.0), starts)
-        w = nz.ema_weight(k, n_old, cfg.resid_alpha)
-        a["rvar"][gslot] = np.maximum(nz.update_rate(a["rvar"][gslot], k, r2, w), 1e-6)
-        rep = obs & ~np.isnan(carry)
-        kr = nz.group_sums(rep.astype(np.float64), starts)
-        w = nz.ema_weight(kr, n_old, cfg.rate_alpha)
-        hits = nz.group_sums((rep & same).astype(np.float64), starts)
-        a["p_same"][gslot] = np.clip(nz.update_rate(a["p_same"][gslot], kr, hits, w), 1e-3, 0.999)
-        kn = nz.group_sums(np.repeat(normal[:, None], x.shape[1], 1).astype(np.float64), starts)
-        w = nz.ema_weight(kn, a["seen"][gslot][:, None], cfg.rate_alpha)
-        hits = nz.group_sums((~valid & normal[:, None]).astype(np.float64), starts)
-        a["p_miss"][gslot] = np.clip(nz.update_rate(a["p_miss"][gslot], kn, hits, w), 1e-4, 0.5)
-        counted = normal & (seen_before >= cfg.warmup // 2)
-        rows = nz.group_sums(np.ones(len(x)), starts)
-        hist = th.add_scores(a["hist"][gslot], group[counted], score[counted], rows, self._decay)
-        a["hist"][gslot] = hist
-        a["thr"][gslot] = th.quantile(hist, cfg.quantile) * cfg.threshold_factor
-        a["seen"][gslot] += rows.astype(np.int64)
-        a["samples"][gslot] += nz.group_sums(normal.astype(np.int64), starts)

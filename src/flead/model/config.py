@@ -26,12 +26,17 @@ class ModelConfig:
     beta2: float = 0.999
     prox_mu: float = 0.0  # FedProx: adds mu * (w - w_global) to the shared part's gradient
     personal_head: bool = True  # the output layer stays per device (not federated)
+    train_on_flagged: bool = True  # Huber-robust training on every row (no lock-in)
     warmup: int = 500  # rows per device learned from but never flagged
+    adapt: int = 2800  # rows (~1 day) during which the normaliser learns from flagged rows too
     norm_alpha: float = 0.0005  # per-row EMA rate of the input normaliser (~1 day memory)
     winsor: float = 4.0  # normaliser updates clip values to mean +- winsor * sd
     resid_alpha: float = 0.005  # per-row EMA rate of the residual variance
-    rate_alpha: float = 0.01  # per-row EMA rate of P(value repeats) and P(value missing)
-    level_k: float = 4.0
+    rate_alpha: float = 0.002  # per-row EMA rate of P(value repeats) and P(value missing)
+    rate_all_alpha: float = 0.0005  # ... of P(repeat) over all rows of a channel
+    sticky: float = 0.3  # P(repeat) above which repeats at the range's edge are not "stuck"
+    level_k: float = 2.0
+    level_weight: float = 1.0
     stuck_weight: float = 1.0
     missing_weight: float = 1.0
     quantile: float = 0.99
@@ -64,6 +69,8 @@ class StepResult:
     score: np.ndarray  # float32 [n]
     threshold: np.ndarray  # float32 [n]
     anomaly: np.ndarray  # bool [n]
+    kind: np.ndarray  # int8 [n]: which evidence is largest, index into flead.model.scoring.KINDS
+    channel: np.ndarray  # int8 [n]: the feature index it came from
 
 
 @dataclass(frozen=True)

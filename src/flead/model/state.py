@@ -12,6 +12,8 @@ from flead.model.config import ModelConfig
 from flead.model.threshold import BINS
 from flead.wire import WireError, decode_arrays, encode_arrays
 
+HOURS = 24  # time-of-day bins of the repeat probability (flead.model.online.HOURS)
+
 __all__ = ["STATE_FORMAT", "BankState"]
 
 STATE_FORMAT = "flead.model.device/1"
@@ -25,7 +27,13 @@ def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
         "n_obs": ((f,), np.float64, 0.0),
         "quantum": ((f,), np.float64, np.inf),
         "rvar": ((f,), np.float64, 1.0),
-        "p_same": ((f,), np.float64, 0.1),
+        "p_same": ((f, HOURS), np.float64, 0.1),
+        "n_same": ((f, HOURS), np.int64, 0),
+        "p_same_all": ((f,), np.float64, 0.0),
+        "run_hi": ((f,), np.float32, -np.inf),
+        "hi": ((f,), np.float32, -np.inf),
+        "lo": ((f,), np.float32, np.inf),
+        "run_lo": ((f,), np.float32, np.inf),
         "p_miss": ((f,), np.float64, 0.01),
         "last": ((f,), np.float32, np.nan),
         "run_same": ((f,), np.int64, 0),

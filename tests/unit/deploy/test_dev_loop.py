@@ -129,7 +129,7 @@ def test_port_forwards_and_dev_sync_fit_the_chart_and_images() -> None:
     assert ("flead-aggregator", 8000) in forwards
     assert ("flead-grafana", 80) in forwards
     dev = apply_profile(SKAFFOLD, "dev")
-    aggregator = [a for a in dev["build"]["artifacts"] if a["image"] == "flead-aggregator"][0]
+    aggregator = next(a for a in dev["build"]["artifacts"] if a["image"] == "flead-aggregator")
     dockerfile = (ROOT / aggregator["docker"]["dockerfile"]).read_text()
     pythonpath = re.search(r"PYTHONPATH=(\S+)", dockerfile).group(1).split(":")  # type: ignore[union-attr]
     for rule in aggregator["sync"]["manual"]:

@@ -1,0 +1,174 @@
+"""Fixtures of the service integration tests: fresh topics and database, service processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka.admin import AdminClient
+from pymongo import MongoClient
+
+from flead_producer.topics import ensure_topics
+from tests.support.testbed import unique, wait_until
+
+TOKEN = "it-token"
+
+
+@dataclass
+class Bed:
+    """Per-test names on the shared bed: topics, a database, and the processes started."""
+
+    tmp: Path
+    prefix: str = field(default_factory=lambda: unique("it"))
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        """Kafka of the bed."""
+        return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+
+    @property
+    def mongo_uri(self) -> str:
+        """FerretDB of the bed."""
+        return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
+
+    @property
+    def db(self) -> str:
+        """This test's database."""
+        return self.prefix.replace("-", "_")
+
+    def topic(self, name: str) -> str:
+        """This test's copy of a FLEAD topic."""
+        return f"{self.prefix}.{name}"
+
+    def create_topics(self, partitions: int) -> None:
+        """readings/labels with `partitions`, anomalies and dead-letter."""
+        plan = {self.topic("readings"): partitions, self.topic("labels"): partitions}
+        plan |= {self.topic("anomalies"): 1, self.topic("dead-letter"): 1}
+        ensure_topics(self.bootstrap, plan)
+
+    def env(self, **extra: str | int | float) -> dict[str, str]:
+        """Environment of a service process pointed at this test's topics and database."""
+        base = {
+            "FLEAD_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "FLEAD_MONGODB_URI": self.mongo_uri,
+            "FLEAD_MONGODB_DATABASE": self.db,
+            "FLEAD_READINGS_TOPIC": self.topic("readings"),
+            "FLEAD_LABELS_TOPIC": self.topic("labels"),
+            "FLEAD_ANOMALIES_TOPIC": self.topic("anomalies"),
+            "FLEAD_DEAD_LETTER_TOPIC": self.topic("dead-letter"),
+            "FLEAD_AGGREGATOR_TOKEN": TOKEN,
+            "FLEAD_LOG_FORMAT": "json",
+            "PROMETHEUS_TARGETS_DIR": "",
+        }
+        return {**os.environ, **base, **{k.upper(): str(v) for k, v in extra.items()}}
+
+    def start(self, module: str, name: str, **extra: str | int | float) -> subprocess.Popen[bytes]:
+        """Start `python -m module`, logging to tmp/name.log."""
+        log = (self.tmp / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module], env=self.env(**extra), stdout=log, stderr=log
+        )
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name: str) -> str:
+        """What a process logged so far."""
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def mongo(self) -> MongoClient[dict[str, object]]:
+        """A client of the bed's FerretDB."""
+        return MongoClient(self.mongo_uri, serverSelectionTimeoutMS=5000)
+
+    def cleanup(self) -> None:
+        """Stop processes, drop the database and the topics."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+        with self.mongo() as client:
+            client.drop_database(self.db)
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
+        if topics:
+            for future in admin.delete_topics(topics).values():
+                future.result(30)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, what: str, timeout: float = 60.0) -> None:
+    """Poll a readiness URL until it answers 200."""
+
+    def probe() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(what, probe, timeout=timeout)
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Iterator[Bed]:
+    """A fresh namespace of topics and a database on the bed, cleaned up afterwards."""
+    b = Bed(tmp_path)
+    yield b
+    b.cleanup()
+
+
+def start_aggregator(b: Bed, **extra: str | int | float) -> tuple[str, subprocess.Popen[bytes]]:
+    """An aggregator on a free port, ready; returns its URL and process."""
+    port = free_port()
+    proc = b.start("flead_aggregator", f"aggregator-{port}", flead_aggregator_port=port, **extra)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/readyz", "aggregator /readyz")
+    return url, proc
+
+
+def high_watermarks(b: Bed, topic: str) -> int:
+    """Records in a topic (sum of high watermarks; topics here are never compacted)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"{b.prefix}-wm"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    finally:
+        c.close()
+
+
+def result_rows(b: Bed) -> list[tuple[int, int, str, float, bool]]:
+    """Every durable per-reading result: (partition, offset, device, time, anomaly)."""
+    rows = []
+    with b.mongo() as client:
+        for doc in client[b.db]["results"].find({"topic": b.topic("readings")}):
+            rows += [
+                (doc["partition"], o, d, t, a)
+                for o, d, t, a in zip(
+                    doc["offsets"], doc["devices"], doc["times"], doc["anomalies"], strict=True
+                )
+            ]
+    return rows
+
+
+def metric_value(url: str, sample: str) -> float:
+    """One sample (name with labels, exactly as exposed) from a /metrics page; 0 when absent."""
+    for line in httpx.get(url, timeout=5).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0

@@ -1,0 +1,130 @@
+"""The aggregator as a real process on FerretDB: auth, 422 reasons, idempotency, schemathesis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from flead.wire import decode_arrays, encode_arrays
+from tests.integration.services.compat import patch_many_more
+from tests.integration.services.conftest import TOKEN, Bed, start_aggregator
+
+pytestmark = pytest.mark.integration
+
+patch_many_more()
+WRITE = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/octet-stream"}
+
+
+@pytest.fixture(scope="module")
+def server(
+    testbed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Bed, str]]:
+    """One aggregator (rounds of 100, so nothing aggregates behind the tests' backs)."""
+    b = Bed(Path(tmp_path_factory.mktemp("aggregator")))
+    url, _ = start_aggregator(
+        b,
+        flead_aggregator_min_updates=100,
+        flead_aggregator_round_timeout_seconds=3600,
+        flead_aggregator_max_norm=50,
+        flead_aggregator_max_staleness=2,
+    )
+    yield b, url
+    b.cleanup()
+
+
+def body(w: list[np.ndarray] | None = None, base: int = 0, samples: int = 5) -> bytes:
+    """A binary update whose arrays have the global model's shapes unless `w` is given."""
+    return encode_arrays(
+        w if w is not None else shapes_like(0.01),
+        {"device": "7", "samples": samples, "base_version": base},
+    )
+
+
+_SHAPES: list[tuple[int, ...]] = []
+
+
+def shapes_like(value: float) -> list[np.ndarray]:
+    """Arrays of the served model's shapes filled with value."""
+    return [np.full(s, value, np.float32) for s in _SHAPES]
+
+
+@pytest.fixture(autouse=True)
+def _shapes(server: tuple[Bed, str]) -> None:
+    if not _SHAPES:
+        arrays, _ = decode_arrays(httpx.get(f"{server[1]}/api/global-model").content)
+        _SHAPES.extend(a.shape for a in arrays)
+
+
+def test_auth_401_and_403(server: tuple[Bed, str]) -> None:
+    """No token: 401. Wrong token: 403. Both on every write endpoint."""
+    _, url = server
+    for path in ("/api/local-update", "/api/aggregate", "/api/global-model/rollback"):
+        assert httpx.post(f"{url}{path}", content=b"").status_code == 401
+        assert (
+            httpx.post(
+                f"{url}{path}", content=b"", headers={"Authorization": "Bearer wrong"}
+            ).status_code
+            == 403
+        )
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda: body([np.full(a.shape, np.nan, np.float32) for a in shapes_like(0)]),
+            "non_finite",
+        ),
+        (lambda: body([np.zeros((1, 1), np.float32)]), "shape"),
+        (lambda: body(shapes_like(100.0)), "norm"),
+        (lambda: body(base=5), "stale"),
+    ],
+)
+def test_bad_updates_are_422_with_reason(server: tuple[Bed, str], make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """NaN, wrong shape, excessive norm, a base version from the future: 422 naming the reason."""
+    _, url = server
+    r = httpx.post(
+        f"{url}/api/local-update",
+        content=make(),
+        headers={**WRITE, "Idempotency-Key": f"bad-{reason}"},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"]["reason"] == reason
+
+
+def test_duplicate_update_is_stored_once(server: tuple[Bed, str]) -> None:
+    """The same Idempotency-Key twice: 202 then 200 duplicate, one document in MongoDB."""
+    b, url = server
+    headers = {**WRITE, "Idempotency-Key": "dup-1"}
+    first = httpx.post(f"{url}/api/local-update", content=body(), headers=headers)
+    second = httpx.post(f"{url}/api/local-update", content=body(), headers=headers)
+    assert (first.status_code, second.status_code) == (202, 200)
+    with b.mongo() as client:
+        assert client[b.db]["updates"].count_documents({"_id": "dup-1"}) == 1
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'flead_updates_total{outcome="duplicate"}' in metrics
+
+
+@pytest.fixture
+def api_schema(server: tuple[Bed, str]) -> schemathesis.BaseSchema:
+    """The served OpenAPI document."""
+    return schemathesis.openapi.from_url(f"{server[1]}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    """Whatever schemathesis sends, with or without the token, the aggregator never answers 5xx."""
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {TOKEN}"}, checks=[not_a_server_error]
+    )

@@ -1,0 +1,126 @@
+"""Namespace plan: trainers to apply or delete and statuses to patch, converging to no calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from flead.partitioning import partition_for
+from flead_operator.plan import Plan, effective_partition, plan_namespace
+from flead_operator.records import DeviceRecord, TrainerRecord, device_record, trainer_record
+from flead_operator.samples import samples
+from flead_operator.settings import OperatorSettings
+
+pytestmark = pytest.mark.unit
+
+NOW = "2026-01-01T00:00:00Z"
+S = OperatorSettings(readings_partitions=12, partitions_per_trainer=4)
+
+
+def _devices(count: int = 54) -> list[DeviceRecord]:
+    out = []
+    for obj in samples(count):
+        obj["metadata"].update(namespace="lab", generation=1)
+        out.append(device_record(obj))
+    return out
+
+
+def _converge(devices: list[DeviceRecord], trainers: Iterable[TrainerRecord], plan: Plan):
+    """Apply a plan the way the API server and kopf's indexes would (trainers become available)."""
+    patches = dict(plan.status)
+    devices = [
+        DeviceRecord(**{**d.__dict__, "status": {**d.status, **patches.get(d.name, {})}})
+        for d in devices
+    ]
+    kept = {t.name: t for t in trainers if t.name not in plan.delete}
+    for body in plan.apply:
+        body = {
+            **body,
+            "status": {
+                "observedGeneration": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "conditions": [{"type": "Available", "status": "True"}],
+            },
+        }
+        body["metadata"] = {**body["metadata"], "generation": 1}
+        kept[body["metadata"]["name"]] = trainer_record(body)
+    return devices, list(kept.values())
+
+
+def test_default_partition_is_the_producers_murmur2() -> None:
+    """No spec.partition: the device uses flead.partitioning.partition_for(deviceId)."""
+    device = _devices(1)[0]
+    assert effective_partition(device, 12) == partition_for("1", 12)
+
+
+def test_54_motes_converge_in_two_rounds_then_cost_nothing() -> None:
+    """Round 1 creates 3 trainers and writes every status; round 2 marks all Ready; round 3: no calls."""
+    devices, trainers = _devices(), []
+    first = plan_namespace("lab", devices, trainers, S, NOW)
+    assert sorted(b["metadata"]["name"] for b in first.apply) == [
+        "flead-trainer-p0-3",
+        "flead-trainer-p4-7",
+        "flead-trainer-p8-11",
+    ]
+    assert len(first.status) == 54
+    assert first.ready == 0
+    assert first.groups == 3
+    devices, trainers = _converge(devices, trainers, first)
+    second = plan_namespace("lab", devices, trainers, S, NOW)
+    assert second.apply == ()
+    assert second.delete == ()
+    assert second.ready == 54
+    assert len(second.status) == 54
+    devices, trainers = _converge(devices, trainers, second)
+    third = plan_namespace("lab", devices, trainers, S, NOW)
+    assert (third.apply, third.delete, third.status) == ((), (), ())
+
+
+def test_emptied_groups_are_deleted_and_others_kept() -> None:
+    """Removing every device of a group deletes its trainer; the other trainers are untouched."""
+    devices, trainers = _converge(_devices(), [], plan_namespace("lab", _devices(), [], S, NOW))
+    keep = [d for d in devices if effective_partition(d, 12) >= 4]
+    plan = plan_namespace("lab", keep, trainers, S, NOW)
+    assert plan.delete == ("flead-trainer-p0-3",)
+    assert plan.apply == ()
+
+
+def test_orphan_trainers_are_deleted_when_no_device_is_left() -> None:
+    """A labelled trainer in a namespace without devices is cleaned up."""
+    orphan = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", True, "", False)
+    plan = plan_namespace("lab", [], [orphan], S, NOW)
+    assert plan.delete == ("flead-trainer-p0-3",)
+
+
+def test_a_trainer_being_deleted_is_neither_deleted_again_nor_applied() -> None:
+    """deletionTimestamp set: wait for the DELETED event before re-creating."""
+    gone = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", False, "", True)
+    devices = [d for d in _devices() if effective_partition(d, 12) < 4]
+    plan = plan_namespace("lab", devices, [gone], S, NOW)
+    assert plan.delete == ()
+    assert plan.apply == ()
+
+
+def test_changed_trainer_spec_is_reapplied_and_devices_wait() -> None:
+    """A trainer with an old spec hash is re-applied; its devices are not Ready meanwhile."""
+    devices, trainers = _converge(_devices(), [], plan_namespace("lab", _devices(), [], S, NOW))
+    stale = [TrainerRecord(**{**t.__dict__, "spec_hash": "old"}) for t in trainers]
+    plan = plan_namespace("lab", devices, stale, S, NOW)
+    assert len(plan.apply) == 3
+    assert plan.ready == 0
+
+
+def test_paused_and_out_of_range_devices_get_no_trainer() -> None:
+    """Paused devices and partitions beyond the topic say why in their status."""
+    paused = DeviceRecord("a", "lab", "1", None, None, True, 1)
+    far = DeviceRecord("b", "lab", "2", 40, None, False, 1)
+    plan = plan_namespace("lab", [paused, far], [], S, NOW)
+    assert plan.apply == ()
+    assert plan.groups == 0
+    reasons = {name: patch["conditions"][-1]["reason"] for name, patch in plan.status}
+    assert reasons == {"a": "Paused", "b": "PartitionOutOfRange"}
+    message = dict(plan.status)["b"]["conditions"][0]["message"]
+    assert "spec.partition 40" in message
+    assert "12 partitions" in message

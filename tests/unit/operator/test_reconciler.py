@@ -1,0 +1,102 @@
+"""The reconciler loop against a recording fake client: debouncing, de-duplication, retries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from flead_operator.metrics import OperatorMetrics
+from flead_operator.reconciler import Reconciler
+from flead_operator.records import DeviceRecord
+from flead_operator.settings import OperatorSettings
+
+pytestmark = pytest.mark.unit
+
+
+class RecordingKube:
+    """Stands in for flead_operator.kube.Kube; fails the first ``failures`` calls."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.failures = failures
+
+    def _record(self, verb: str, name: str) -> None:
+        self.calls.append((verb, name))
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("API server unavailable")
+
+    def apply_deployment(self, body: dict[str, Any]) -> None:
+        self._record("apply", body["metadata"]["name"])
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        self._record("delete", name)
+
+    def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        self._record("patch", name)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _run(
+    kube: RecordingKube, marks: int, reconciles: int, gap: float = 0.0, debounce: float = 0.2
+) -> tuple[Reconciler, OperatorMetrics]:
+    """Mark the namespace ``marks`` times, ``gap`` apart; stop after ``reconciles`` passes."""
+    devices = {
+        "lab": [DeviceRecord(f"mote-{i}", "lab", str(i), None, None, False, 1) for i in (1, 2)]
+    }
+    metrics = OperatorMetrics(CollectorRegistry())
+    settings = OperatorSettings(debounce_seconds=debounce)
+    reconciler = Reconciler(settings, kube, metrics, devices, {})  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        reconciler.start()
+        for _ in range(marks):
+            reconciler.mark("lab")
+            await asyncio.sleep(gap)
+        for _ in range(500):
+            if reconciler.reconciles >= reconciles:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(debounce * 2)  # room for an unwanted extra pass
+        reconciler.health()
+        await reconciler.stop()
+
+    asyncio.run(scenario())
+    return reconciler, metrics
+
+
+def test_bursts_of_events_are_debounced_into_one_reconcile() -> None:
+    """Five quick marks -> one pass: one apply per group, one status patch per device."""
+    kube = RecordingKube()
+    reconciler, metrics = _run(kube, marks=5, reconciles=1)
+    assert reconciler.reconciles == 1
+    assert sorted(kube.calls) == [
+        ("apply", "flead-trainer-p0-3"),
+        ("apply", "flead-trainer-p8-11"),
+        ("patch", "mote-1"),
+        ("patch", "mote-2"),
+    ]
+    assert metrics.devices._value.get() == 2
+
+
+def test_unechoed_writes_are_not_repeated() -> None:
+    """The index has not changed since the last writes (watch lag): a new pass sends nothing."""
+    kube = RecordingKube()
+    reconciler = _run(kube, marks=2, reconciles=2, gap=0.5, debounce=0.05)[0]
+    assert reconciler.reconciles == 2
+    assert len(kube.calls) == 4
+
+
+def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing call increments the error counter and the namespace is reconciled again."""
+    monkeypatch.setattr("flead_operator.reconciler.RETRY_SECONDS", 0.05)
+    kube = RecordingKube(failures=1)
+    reconciler, metrics = _run(kube, marks=1, reconciles=2, debounce=0.05)
+    assert metrics.reconcile_errors._value.get() == 1
+    assert reconciler.reconciles >= 2
+    assert len(kube.calls) >= 5  # the failed write was sent again

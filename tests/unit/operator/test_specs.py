@@ -1,0 +1,89 @@
+"""Trainer Deployment builder: assignment in env, labels, security, probes, stable hashing."""
+
+from __future__ import annotations
+
+import pytest
+
+from flead_operator.records import HASH_ANNOTATION
+from flead_operator.settings import OperatorSettings
+from flead_operator.specs import consumer_group, trainer_deployment, trainer_name
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = OperatorSettings(
+    trainer_image="flead-trainer:test", trainer_configmap="cm", trainer_secret="creds"
+)
+
+
+def _container(body: dict) -> dict:
+    return body["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_env_carries_the_group_assignment() -> None:
+    """FLEAD_PARTITIONS, FLEAD_PARTITION_GROUP and FLEAD_CONSUMER_GROUP reach the trainer."""
+    body = trainer_deployment("lab", "p4-7", (4, 5, 6, 7), SETTINGS)
+    env = {e["name"]: e["value"] for e in _container(body)["env"]}
+    assert env["FLEAD_PARTITIONS"] == "4,5,6,7"
+    assert env["FLEAD_PARTITION_GROUP"] == "p4-7"
+    assert env["FLEAD_CONSUMER_GROUP"] == consumer_group("lab", "p4-7") == "flead-trainer.lab.p4-7"
+    assert _container(body)["envFrom"] == [
+        {"configMapRef": {"name": "cm"}},
+        {"secretRef": {"name": "creds"}},
+    ]
+
+
+def test_names_and_labels_are_deterministic() -> None:
+    """Name flead-trainer-<group>, standard labels, the group label, a selector on both."""
+    body = trainer_deployment("lab", "p0-3", (0, 1, 2, 3), SETTINGS)
+    meta = body["metadata"]
+    assert meta["name"] == trainer_name("p0-3") == "flead-trainer-p0-3"
+    assert meta["namespace"] == "lab"
+    labels = meta["labels"]
+    assert labels["flead.io/partition-group"] == "p0-3"
+    assert labels["app.kubernetes.io/managed-by"] == "flead-operator"
+    assert labels["app.kubernetes.io/component"] == "trainer"
+    assert labels["app.kubernetes.io/part-of"] == "flead"
+    selector = body["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= body["spec"]["template"]["metadata"]["labels"].items()
+    assert "ownerReferences" not in meta  # clean-up is explicit, see specs.py
+
+
+def test_pod_runs_non_root_with_a_read_only_root_filesystem() -> None:
+    """runAsNonRoot, no privilege escalation, all capabilities dropped, /tmp as emptyDir."""
+    body = trainer_deployment("lab", "p0-3", (0,), SETTINGS)
+    pod = body["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    sc = _container(body)["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert _container(body)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_probes_and_resources() -> None:
+    """Probes hit the trainer's metrics port; requests and limits come from settings."""
+    container = _container(trainer_deployment("lab", "p0-3", (0,), SETTINGS))
+    assert container["ports"][0] == {
+        "name": "http-metrics",
+        "containerPort": 9101,
+        "protocol": "TCP",
+    }
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+
+
+def test_no_configmap_or_secret_means_no_env_from() -> None:
+    """Empty names leave envFrom empty instead of pointing at a missing object."""
+    container = _container(trainer_deployment("lab", "p0-3", (0,), OperatorSettings()))
+    assert container["envFrom"] == []
+
+
+def test_spec_hash_is_stable_and_tracks_changes() -> None:
+    """Same input -> same hash (no churn after a restart); other partitions -> another hash."""
+    a = trainer_deployment("lab", "p0-3", (0, 1, 2, 3), SETTINGS)
+    b = trainer_deployment("lab", "p0-3", (0, 1, 2, 3), SETTINGS)
+    c = trainer_deployment("lab", "p0-3", (0, 2, 3), SETTINGS)
+    hashes = [x["metadata"]["annotations"][HASH_ANNOTATION] for x in (a, b, c)]
+    assert hashes[0] == hashes[1] != hashes[2]

@@ -1,0 +1,35 @@
+"""When local updates are due: every N samples or T seconds per device."""
+
+from __future__ import annotations
+
+import pytest
+
+from flead_trainer.cadence import Cadence
+from flead_trainer.kafka_io import lags_from_stats
+from flead_trainer.settings import load_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_due_by_samples_or_time() -> None:
+    """A device is due at N samples, or after T seconds with any sample; sending resets it."""
+    c = Cadence(every_samples=10, every_seconds=5.0)
+    c.learned([("a", 10), ("b", 3)], now=0.0)
+    assert c.due(1.0) == ["a"]
+    assert c.due(5.0) == ["a", "b"]
+    c.sent("a", 5.0)
+    c.sent("b", 5.0)
+    assert c.due(100.0) == []
+
+
+def test_lag_from_librdkafka_stats() -> None:
+    """consumer_lag per partition is read from statistics; partition -1 and unknown lags skipped."""
+    raw = '{"topics": {"t": {"partitions": {"0": {"consumer_lag": 5}, "1": {"consumer_lag": -1}, "-1": {"consumer_lag": 9}}}}}'
+    assert lags_from_stats(raw, "t") == {0: 5}
+
+
+def test_partition_list_parsing() -> None:
+    """FLEAD_PARTITIONS is a comma list; a bad entry is a clear error."""
+    assert load_settings(partitions="3, 1,3").partition_list == [1, 3]
+    with pytest.raises(ValueError, match="'x'"):
+        _ = load_settings(partitions="1,x").partition_list
