@@ -10,5 +10,5 @@ from tests.support.testbed import (  # noqa: F401  (fixtures, re-exported for py
     k8s_namespace,
     mint_sa_kubeconfig,
     register_prometheus_target,
-    testbed_env,
+    read_testbed_env,
 )

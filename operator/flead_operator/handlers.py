@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -26,6 +27,8 @@ from flead_operator.settings import OperatorSettings
 
 log = get_logger("flead_operator")
 TRAINERS = {MANAGED_BY_LABEL: MANAGED_BY}
+# Per-event "Handler ... succeeded", probe and access lines: thousands a minute at scale.
+QUIET_LOGGERS = ("kopf.objects", "kopf.activities.probe", "aiohttp.access")
 
 
 def tune(settings: kopf.OperatorSettings, cfg: OperatorSettings) -> None:
@@ -37,7 +40,6 @@ def tune(settings: kopf.OperatorSettings, cfg: OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.watching.reconnect_backoff = 1.0
     settings.networking.request_timeout = cfg.request_timeout_seconds * 2
-    settings.persistence.finalizer = "flead.io/operator"
 
 
 @kopf.on.startup()
@@ -45,6 +47,8 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> 
     """Read settings, configure logs and /metrics, start the reconciler on kopf's live indexes."""
     cfg = OperatorSettings()
     configure_logging(cfg.log_format, cfg.log_level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     tune(settings, cfg)
     metrics = OperatorMetrics()
     if cfg.metrics_port:

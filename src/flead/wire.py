@@ -27,6 +27,7 @@ _HEAD = struct.Struct("<4sHI")  # magic, format version, meta length
 _COUNT = struct.Struct("<I")
 _ARRAY = struct.Struct("<BB")  # dtype code, ndim
 _CRC = struct.Struct("<I")
+_F32_MAX = float(np.finfo(np.float32).max)
 _CODES: dict[str, int] = {
     "float32": 1, "float64": 2, "float16": 3, "int8": 4, "int16": 5, "int32": 6, "int64": 7,
     "uint8": 8, "uint16": 9, "uint32": 10, "uint64": 11, "bool": 12,
@@ -167,7 +168,8 @@ def decode_reading(raw: bytes, features: Sequence[str]) -> tuple[str, float, np.
     for i, name in enumerate(features):
         value = values.get(name)
         if value is not None:
-            out[i] = _number(value, name)
-            if not np.isfinite(out[i]):
+            number = _number(value, name)
+            if abs(number) > _F32_MAX:
                 raise WireError(f"non_finite:{name}", f"{value!r} overflows float32")
+            out[i] = number
     return device, time, out

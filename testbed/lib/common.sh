@@ -17,7 +17,7 @@ PIDS="$STATE/pids"
 export GOMODCACHE="$CACHE/go/mod"
 export GOCACHE="$CACHE/go/build"
 export GOPATH="$CACHE/go/path"
-export GOFLAGS="-trimpath -buildvcs=false"
+export GOFLAGS="-trimpath -buildvcs=false -modcacherw"
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 export GOSUMDB=off
 export GOTOOLCHAIN=local

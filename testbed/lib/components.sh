@@ -127,7 +127,7 @@ start_ferretdb() {
   mkdir -p "$dir/data" "$dir/state"
   daemon ferretdb ferretdb --handler=sqlite "--sqlite-url=file:$dir/data/" \
     "--listen-addr=127.0.0.1:$MONGO_PORT" "--state-dir=$dir/state" \
-    "--debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=warn
+    "--debug-addr=127.0.0.1:$FERRETDB_DEBUG_PORT" --telemetry=disable --log-level=WARN
   wait_ready ferretdb 60 "MongoDB wire protocol on 127.0.0.1:$MONGO_PORT" healthy_ferretdb
 }
 
@@ -153,6 +153,10 @@ scrape_configs:
   - job_name: testbed-etcd
     static_configs:
       - targets: ["127.0.0.1:$ETCD_PORT"]
+  - job_name: testbed-ferretdb
+    metrics_path: /debug/metrics
+    static_configs:
+      - targets: ["127.0.0.1:$FERRETDB_DEBUG_PORT"]
   - job_name: flead
     file_sd_configs:
       - files: ["$PROM_TARGETS/*.json", "$PROM_TARGETS/*.yaml", "$PROM_TARGETS/*.yml"]
@@ -169,9 +173,17 @@ EOF
 healthy_prometheus() { pid_alive prometheus && http_ok "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"; }
 
 # ---------------------------------------------------------------- Kubernetes PKI
-# gen_cert NAME SUBJECT [SAN]: key + certificate signed by the bed's CA.
+# gen_ca NAME CN: a self-signed certificate authority.
+gen_ca() {
+  openssl genrsa -out "$PKI/$1.key" 2048 2>/dev/null
+  openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 365 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$PKI/$1.crt" 2>/dev/null
+}
+
+# gen_cert NAME SUBJECT [SAN] [CA]: key + certificate signed by CA (default: the bed's CA).
 gen_cert() {
-  local name="$1" subj="$2" san="${3:-}" ext="$PKI/$1.ext"
+  local name="$1" subj="$2" san="${3:-}" ca="${4:-ca}" ext="$PKI/$1.ext"
   openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
   openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
   {
@@ -184,7 +196,7 @@ gen_cert() {
       echo "extendedKeyUsage=clientAuth"
     fi
   } >"$ext"
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
     -days 365 -sha256 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
   rm -f "$PKI/$name.csr" "$ext"
 }
@@ -217,10 +229,9 @@ make_pki() {
   local log="$LOGS/pki.log"
   mkdir -p "$PKI" "$LOGS"
   {
-    openssl genrsa -out "$PKI/ca.key" 2048 &&
-      openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=flead-testbed-ca" -days 365 -sha256 \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-        -out "$PKI/ca.crt" &&
+    gen_ca ca flead-testbed-ca &&
+      gen_ca front-proxy-ca flead-testbed-front-proxy-ca &&
+      gen_cert front-proxy-client "/CN=front-proxy-client" "" front-proxy-ca &&
       gen_cert apiserver "/CN=kube-apiserver" \
         "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1" &&
       gen_cert admin "/O=system:masters/CN=flead-admin" &&
@@ -256,6 +267,10 @@ start_apiserver() {
     --endpoint-reconciler-type=none \
     "--tls-cert-file=$PKI/apiserver.crt" "--tls-private-key-file=$PKI/apiserver.key" \
     "--client-ca-file=$PKI/ca.crt" \
+    "--requestheader-client-ca-file=$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    "--proxy-client-cert-file=$PKI/front-proxy-client.crt" "--proxy-client-key-file=$PKI/front-proxy-client.key" \
     "--service-account-key-file=$PKI/sa.pub" "--service-account-signing-key-file=$PKI/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --api-audiences=https://kubernetes.default.svc.cluster.local \
@@ -318,6 +333,7 @@ default_sa_exists() { kubectl_admin get serviceaccount default -n default; }
 create_fake_nodes() {
   local i log="$LOGS/fake-nodes.log"
   for ((i = 0; i < FAKE_NODES; i++)); do
+    echo ---
     sed "s/@NAME@/kwok-node-$i/g" "$TESTBED_DIR/kwok/node.yaml"
   done | kubectl_admin apply -f - >"$log" 2>&1 ||
     fail kwok "kubectl apply -f testbed/kwok/node.yaml (x$FAKE_NODES)" "$log" "cannot create the fake nodes"

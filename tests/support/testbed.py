@@ -67,7 +67,7 @@ def ensure_testbed() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def testbed_env() -> Iterator[dict[str, str]]:
+def read_testbed_env() -> Iterator[dict[str, str]]:
     """The bed's variables; also exported into os.environ for the whole session."""
     env = ensure_testbed()
     with pytest.MonkeyPatch.context() as mp:
@@ -80,7 +80,7 @@ def testbed_env() -> Iterator[dict[str, str]]:
 def _testbed_for_marked_tests(request: pytest.FixtureRequest) -> None:
     """Give every ``integration`` / ``cluster`` test the bed without asking for it."""
     if any(request.node.get_closest_marker(m) for m in BED_MARKERS):
-        request.getfixturevalue("testbed_env")
+        request.getfixturevalue("read_testbed_env")
 
 
 def unique(prefix: str) -> str:
@@ -137,7 +137,7 @@ def kubectl(
 
 
 @pytest.fixture
-def k8s_namespace(testbed_env: dict[str, str]) -> Iterator[str]:
+def k8s_namespace(read_testbed_env: dict[str, str]) -> Iterator[str]:
     """A fresh namespace, deleted (without waiting) after the test."""
     name = unique("t")
     kubectl("create", "namespace", name)
@@ -150,7 +150,7 @@ def k8s_namespace(testbed_env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def mint_sa_kubeconfig(testbed_env: dict[str, str], tmp_path: Path) -> Callable[[str, str], Path]:
+def mint_sa_kubeconfig(read_testbed_env: dict[str, str], tmp_path: Path) -> Callable[[str, str], Path]:
     """``mint(namespace, service_account)`` -> path of a kubeconfig that acts as that SA."""
 
     def mint(namespace: str, service_account: str) -> Path:
@@ -178,10 +178,10 @@ def write_prometheus_target(
 
 
 @pytest.fixture
-def register_prometheus_target(testbed_env: dict[str, str]) -> Iterator[Callable[..., Path]]:
+def register_prometheus_target(read_testbed_env: dict[str, str]) -> Iterator[Callable[..., Path]]:
     """``register(address, labels)``: a target in ``$PROMETHEUS_TARGETS_DIR`` until test end."""
     paths: list[Path] = []
-    targets_dir = Path(testbed_env["PROMETHEUS_TARGETS_DIR"])
+    targets_dir = Path(read_testbed_env["PROMETHEUS_TARGETS_DIR"])
 
     def register(address: str, labels: dict[str, str] | None = None) -> Path:
         paths.append(write_prometheus_target(targets_dir, address, labels))

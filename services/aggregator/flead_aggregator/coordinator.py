@@ -13,9 +13,10 @@ from flead.federation import FedBuff, UpdateRejected, validate_update
 from flead.logging import get_logger
 from flead_aggregator import metrics as m
 from flead_aggregator.codec import ParsedUpdate
-from flead_aggregator.policy import combine, evaluate, round_due
+from flead_aggregator.policy import combine, round_due
 from flead_aggregator.settings import AggregatorSettings
 from flead_aggregator.store import ModelRecord, Store, UpdateRecord
+from flead_aggregator.versions import next_version, observe_round
 
 __all__ = ["DROPPED", "Coordinator"]
 
@@ -206,34 +207,17 @@ class Coordinator:
         lineage: dict[str, Any] | None = None,
     ) -> int:  # fmt: skip
         started = time.perf_counter()
-        cur, now = self.current, self._clock()
         used = [] if keep_pending else list(self._pending)
-        ev = evaluate(cur.weights, weights, [(u.loss, u.samples) for u in used])
-        samples = sum(u.samples for u in used)
-        lineage = lineage or {
-            "update_ids": [u.update_id for u in used],
-            "devices": sorted({u.device for u in used}),
-            "samples": samples,
-            "participants": len(used),
-        }
-        rec = ModelRecord(
-            cur.version + 1, [np.asarray(w, np.float32) for w in weights], now, kind,
-            parent=cur.version, rule=self._rule(), policy=self.s.aggregator_policy,
-            lineage=lineage, evaluation={**ev, "participants": len(used), "samples": samples},
+        rec = next_version(
+            self.current, weights, used, kind=kind, rule=self._rule(),
+            policy=self.s.aggregator_policy, now=self._clock(), lineage=lineage,
         )  # fmt: skip
         self.store.put_model(rec)
         self.store.mark_aggregated([u.update_id for u in used], rec.version)
         self._current = rec
         if not keep_pending:
             self._pending = []
-            m.ROUNDS.inc()
-            m.ROUND_PARTICIPANTS.set(len(used))
-            m.AGGREGATED_SAMPLES.inc(samples)
-            if used:
-                m.ROUND_DURATION.observe(max(0.0, now - min(u.received_at for u in used)))
-            if ev["mean_client_loss"] is not None:
-                m.GLOBAL_LOSS.set(ev["mean_client_loss"])
-            m.AGGREGATION_DURATION.observe(time.perf_counter() - started)
+            observe_round(rec, used, started)
         self._set_gauges()
         log.info("global version published", version=rec.version, kind=kind, participants=len(used))
         return rec.version

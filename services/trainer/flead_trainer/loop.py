@@ -55,6 +55,9 @@ class Trainer:
         self.backoff_until = 0.0
         self.ready = False
         self.batches = 0
+        self.next_prune = time.monotonic() + s.trainer_prune_seconds
+        self.next_checkpoint = time.monotonic() + s.trainer_checkpoint_seconds
+        self.uncommitted: dict[int, int] = {}  # partition -> next offset not yet checkpointed
 
     def start(self) -> None:
         """Restore checkpointed devices, assign the partitions at their resume offsets."""
@@ -67,6 +70,9 @@ class Trainer:
             self.version = max(self.version, cp.global_version)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
+        )
+        self.store.discard_results(
+            self.topic, {tp.partition: max(0, tp.offset) for tp in positions}
         )
         self.consumer.assign(positions)
         m.DEVICES.set(len(self.owner))
@@ -115,16 +121,32 @@ class Trainer:
             )
         )
         self.store.write_anomalies(flagged)
-        self.producer.flush(10)
-        touched = set(next_offsets(records))
+        self.producer.poll(0)
+        m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
             self.owner[str(device)] = int(p)
-        self._checkpoint(touched, next_offsets(records))
-        m.CHECKPOINT.observe(time.perf_counter() - started)
-        offsets = [TopicPartition(self.topic, p, o) for p, o in next_offsets(records).items()]
-        self.consumer.commit(offsets=offsets, asynchronous=False)
+        self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)
         self.batches += 1
+        if time.monotonic() >= self.next_checkpoint:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Make the state durable, then commit: devices + next offset per touched partition."""
+        self.next_checkpoint = time.monotonic() + self.s.trainer_checkpoint_seconds
+        if not self.uncommitted:
+            return
+        started = time.perf_counter()
+        self.producer.flush(30)  # dead letters and anomalies before the offsets move
+        offsets = dict(self.uncommitted)
+        self._checkpoint(set(offsets), offsets)
+        tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
+        self.consumer.commit(offsets=tps, asynchronous=False)
+        self.uncommitted.clear()
+        m.CHECKPOINT.observe(time.perf_counter() - started)
+        if time.monotonic() >= self.next_prune:
+            self.store.prune(self.topic)
+            self.next_prune = time.monotonic() + self.s.trainer_prune_seconds
 
     def _checkpoint(self, partitions: set[int], offsets: dict[int, int]) -> None:
         by_partition: dict[int, dict[str, bytes]] = {p: {} for p in partitions}

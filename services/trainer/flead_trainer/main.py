@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
         while not stop.is_set():
             trainer.step()
             probes.tick()
+        trainer.checkpoint()
     finally:
         producer.flush(10)
         consumer.close()
@@ -54,6 +56,7 @@ def main() -> None:
     """Read settings, serve probes and metrics, run until SIGTERM (exit 0) or a bad setting (exit 2)."""
     s = load_settings()
     configure_logging(s.log_format, s.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         partitions = s.partition_list
     except ValueError as exc:

@@ -27,10 +27,10 @@ class TrainerSettings(KafkaSettings, MongoSettings):
     aggregator_url: str = Field(default="http://127.0.0.1:8000", description="aggregator base URL")
     aggregator_token: SecretStr | None = Field(default=None, description="bearer token for writes")
     trainer_batch_size: int = Field(
-        default=500, ge=1, le=100_000, description="max readings per micro-batch"
+        default=2000, ge=1, le=100_000, description="max readings per micro-batch"
     )
     trainer_poll_timeout_seconds: float = Field(
-        default=0.2, gt=0, description="longest wait for a micro-batch to fill"
+        default=0.02, gt=0, description="longest wait for a micro-batch to fill"
     )
     trainer_update_every_samples: int = Field(
         default=500, ge=1, description="send a device's local update after this many new samples"
@@ -40,6 +40,12 @@ class TrainerSettings(KafkaSettings, MongoSettings):
     )
     trainer_model_poll_seconds: float = Field(
         default=5.0, gt=0, description="how often to ask for a new global model (ETag)"
+    )
+    trainer_checkpoint_seconds: float = Field(
+        default=1.0, gt=0, description="checkpoint (then commit) at most this long after a batch"
+    )
+    trainer_prune_seconds: float = Field(
+        default=60.0, gt=0, description="how often superseded checkpoints are deleted"
     )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
     trainer_features: str = Field(default=",".join(CHANNELS), description="model input features")

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import MongoClient, ReplaceOne, UpdateOne
+from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError, PyMongoError
 
 __all__ = ["Checkpoint", "TrainerStore", "anomaly_id", "checkpoint_id"]
 
 
-def checkpoint_id(topic: str, partition: int) -> str:
+def checkpoint_id(topic: str, partition: int, next_offset: int) -> str:
     """Checkpoints belong to a partition of the topic, not to a trainer: regrouping keeps them."""
-    return f"{topic}:{partition}"
+    return f"{topic}:{partition}:{next_offset}"
 
 
 def anomaly_id(device: str, time: float) -> str:
@@ -34,8 +36,35 @@ class Checkpoint:
     global_version: int
 
 
+def _insert_replacing(coll: Collection[dict[str, Any]], docs: Sequence[dict[str, Any]]) -> None:
+    """Insert; a document whose _id exists replaces it (delete + insert: FerretDB replaces slowly)."""
+    try:
+        coll.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        dup = {e["index"] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000}
+        if len(dup) != len(exc.details.get("writeErrors", [])):
+            raise
+        for i in sorted(dup):
+            coll.delete_one({"_id": docs[i]["_id"]})
+            coll.insert_one(docs[i])
+
+
+def _insert_ignoring(coll: Collection[dict[str, Any]], docs: Sequence[dict[str, Any]]) -> None:
+    """Insert; a document whose _id exists is kept (a replayed anomaly is the same anomaly)."""
+    try:
+        coll.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
+
+
 class TrainerStore:
-    """Collections `checkpoints`, `results` and `anomalies` (all writes idempotent)."""
+    """Collections `checkpoints`, `results` and `anomalies`; every write is insert-only and idempotent.
+
+    A checkpoint is one document per (partition, next offset); the newest per partition wins and
+    older ones are pruned now and then. Insert-only keeps FerretDB fast (its replace of large
+    binary documents is slow) and each checkpoint atomic without transactions.
+    """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
         self.client: MongoClient[dict[str, Any]] = MongoClient(
@@ -45,63 +74,80 @@ class TrainerStore:
         self.checkpoints = self.db["checkpoints"]
         self.results = self.db["results"]
         self.anomalies = self.db["anomalies"]
+        self.latest: dict[int, int] = {}
 
     def load(self, topic: str, partitions: Sequence[int]) -> dict[int, Checkpoint]:
-        """The checkpoints of these partitions that exist."""
-        ids = [checkpoint_id(topic, p) for p in partitions]
+        """The newest checkpoint of each of these partitions that has one."""
+        heads = self.checkpoints.find(
+            {"topic": topic, "partition": {"$in": list(partitions)}},
+            {"partition": 1, "next_offset": 1},
+        )
+        newest: dict[int, int] = {}
+        for doc in heads:
+            p = int(doc["partition"])
+            newest[p] = max(newest.get(p, -1), int(doc["next_offset"]))
+        ids = [checkpoint_id(topic, p, o) for p, o in newest.items()]
         out = {}
-        for doc in self.checkpoints.find({"_id": {"$in": ids}}):
+        for doc in self.checkpoints.find({"_id": {"$in": ids}}) if ids else []:
             states = {str(e["device"]): bytes(e["state"]) for e in doc.get("devices", [])}
             p = int(doc["partition"])
             out[p] = Checkpoint(
                 p, int(doc["next_offset"]), states, int(doc.get("global_version", 0))
             )
+        self.latest.update(newest)
         return out
 
     def save(self, topic: str, checkpoints: Iterable[Checkpoint]) -> None:
-        """Replace each partition's checkpoint in one document (atomic per partition)."""
-        ops = [
-            ReplaceOne(
-                {"_id": checkpoint_id(topic, c.partition)},
-                {
-                    "_id": checkpoint_id(topic, c.partition),
-                    "topic": topic,
-                    "partition": c.partition,
-                    "next_offset": c.next_offset,
-                    "global_version": c.global_version,
-                    "devices": [
-                        {"device": d, "state": Binary(s)} for d, s in sorted(c.states.items())
-                    ],
-                    "updated_at": time.time(),
-                },
-                upsert=True,
-            )
+        """One new document per partition: states and next offset together (atomic per partition)."""
+        checkpoints = list(checkpoints)
+        docs: list[dict[str, Any]] = [
+            {
+                "_id": checkpoint_id(topic, c.partition, c.next_offset),
+                "topic": topic,
+                "partition": c.partition,
+                "next_offset": c.next_offset,
+                "global_version": c.global_version,
+                "devices": [{"device": d, "state": Binary(s)} for d, s in sorted(c.states.items())],
+                "updated_at": time.time(),
+            }
             for c in checkpoints
         ]
-        if ops:
-            self.checkpoints.bulk_write(ops, ordered=False)
-
-    def write_results(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Upsert per-partition result documents by their batch key (a replay replaces its own)."""
         if docs:
-            self.results.bulk_write(
-                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs], ordered=False
+            _insert_replacing(self.checkpoints, docs)
+            for c in checkpoints:
+                self.latest[c.partition] = c.next_offset
+
+    def prune(self, topic: str) -> None:
+        """Delete checkpoints older than the newest of their partition."""
+        for p, newest in self.latest.items():
+            self.checkpoints.delete_many(
+                {"topic": topic, "partition": p, "next_offset": {"$lt": newest}}
             )
 
-    def write_anomalies(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Upsert anomalies keyed by (device, time)."""
+    def discard_results(self, topic: str, starts: dict[int, int]) -> None:
+        """Delete results at or after each partition's resume offset: the replay rewrites them."""
+        for p, offset in starts.items():
+            self.results.delete_many(
+                {"topic": topic, "partition": p, "first_offset": {"$gte": offset}}
+            )
+
+    def write_results(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Insert per-partition result documents; a replayed batch replaces its own document."""
         if docs:
-            ops = [
-                UpdateOne({"_id": anomaly_id(d["device"], d["time"])}, {"$set": d}, upsert=True)
-                for d in docs
-            ]
-            self.anomalies.bulk_write(ops, ordered=False)
+            _insert_replacing(self.results, docs)
+
+    def write_anomalies(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Insert anomalies keyed by (device, time); a replayed one is kept once."""
+        if docs:
+            _insert_ignoring(
+                self.anomalies, [{"_id": anomaly_id(d["device"], d["time"]), **d} for d in docs]
+            )
 
     def ping(self) -> bool:
         """Whether the database answers."""
         try:
             self.client.admin.command("ping")
-        except Exception:
+        except PyMongoError:
             return False
         return True
 

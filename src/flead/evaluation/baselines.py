@@ -20,6 +20,7 @@ __all__ = [
 ]
 
 HST_QUANTILE = 0.99  # alarm when the score exceeds this quantile of the device's past scores
+MIN_ROWS_PER_WORKER = 20_000
 HST_WINDOW = 250  # HalfSpaceTrees' default reference window; thresholds refresh at this pace
 
 
@@ -51,6 +52,25 @@ def causal_minmax(values: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, filled, 0.5)
 
 
+def prefix_minmax(values: np.ndarray, prefix: int) -> np.ndarray:
+    """One device's rows scaled by the min/max of its first `prefix` rows (fixed "known ranges").
+
+    Later values may fall outside [0, 1]; HalfSpaceTrees then walks them to its outermost
+    leaves. Gaps are filled forward as in `causal_minmax`.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    head = x[: max(prefix, 1)]
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanmin(head, axis=0), np.nanmax(head, axis=0)
+    lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = (x - lo) / span
+    missing = np.isnan(x)
+    idx = np.maximum.accumulate(np.where(~missing, np.arange(len(x))[:, None], -1), axis=0)
+    filled = np.take_along_axis(scaled, np.maximum(idx, 0), axis=0)
+    return np.where(idx >= 0, filled, 0.5)
+
+
 def causal_threshold(
     score: np.ndarray, q: float = HST_QUANTILE, block: int = HST_WINDOW
 ) -> np.ndarray:
@@ -76,8 +96,10 @@ def hst_scores(scaled: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def _device_job(values: np.ndarray, seed: int) -> np.ndarray:
-    return hst_scores(causal_minmax(values), seed)
+def _device_job(values: np.ndarray, seed: int, prefix: float | None) -> np.ndarray:
+    if prefix is None:
+        return hst_scores(causal_minmax(values), seed)
+    return hst_scores(prefix_minmax(values, int(np.ceil(prefix * len(values)))), seed)
 
 
 def river_hst(
@@ -86,9 +108,12 @@ def river_hst(
     seed: int = 0,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    ranges_from: float | None = None,
 ) -> HstResult:
     """HST per device over time-ordered rows, devices spread over `workers` processes.
 
+    Features are min-max scaled by the running min/max (River's `MinMaxScaler` idiom) or, with
+    `ranges_from`, by the min/max of that share of each device's first rows (its warm-up).
     `progress` receives the number of rows of each device as it finishes.
     """
     try:
@@ -99,7 +124,9 @@ def river_hst(
     groups = [np.flatnonzero(ids == d) for d in np.unique(ids)]
     score = np.zeros(len(ids), dtype=np.float64)
     threshold = np.full(len(ids), np.inf)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(groups)))
+    # a worker process costs ~1 s to start: only worth it for tens of thousands of rows each
+    useful = -(-len(ids) // MIN_ROWS_PER_WORKER)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(groups), useful))
 
     def done(rows: np.ndarray, s: np.ndarray) -> None:
         score[rows], threshold[rows] = s, causal_threshold(s)
@@ -108,11 +135,13 @@ def river_hst(
 
     if workers == 1:
         for rows in groups:
-            done(rows, _device_job(values[rows], seed))
+            done(rows, _device_job(values[rows], seed, ranges_from))
     else:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_device_job, values[rows], seed): rows for rows in groups}
+            futures = {
+                pool.submit(_device_job, values[rows], seed, ranges_from): rows for rows in groups
+            }
             for future in as_completed(futures):
                 done(futures[future], future.result())
     return HstResult(score.astype(np.float32), threshold.astype(np.float32), score > threshold)

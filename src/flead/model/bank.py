@@ -50,6 +50,10 @@ class DeviceBank:
         """Ids of the devices currently in the bank."""
         return list(self.state.slot)
 
+    def add(self, device: str) -> None:
+        """Register a device before its first reading (it starts from the global model)."""
+        self.state.join(device)
+
     def remove(self, device: str) -> None:
         """Forget a device; its slot is reused by the next device that joins."""
         self.state.release(device)
@@ -107,10 +111,13 @@ class DeviceBank:
             none = np.zeros(0, dtype=np.int8)
             return StepResult(empty, empty.copy(), np.zeros(0, dtype=bool), none, none.copy())
         st, cfg = self.state, self.config
-        ids, inverse = np.unique(np.asarray(device).astype(str), return_inverse=True)
-        slot_of_id = np.array([st.join(str(d)) for d in ids], dtype=np.int64)
+        get = st.slot.get
+        ids = np.asarray(device, dtype=object).tolist()
+        slots = [get(d, -1) for d in ids]
+        if -1 in slots:  # newcomers (or ids that are not str): join them
+            slots = [st.join(str(d)) for d in ids]
         a = st.arrays
-        b = ol.prepare(slot_of_id[inverse], time, values, a)
+        b = ol.prepare(np.array(slots, dtype=np.int64), time, values, a)
         widx = np.zeros(len(b.starts), dtype=np.int64) if self.pooled else b.gslot
         params = [w[widx] for w in st.weights]
         s = ol.forward(b, a, params, cfg)
@@ -121,7 +128,7 @@ class DeviceBank:
         grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
         self._step(b.gslot, widx, params, grads, loss, count)
         resid = np.where(b.valid, s.y - s.yhat, 0.0)
-        ol.update_stats(b, a, cfg, resid, s.comp, s.score, s.thr, learn, self._decay)
+        ol.update_stats(b, a, cfg, resid, s.comp, s.qc, learn, self._decay)
         result = StepResult(
             np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool),
             np.empty(n, np.int8), np.empty(n, np.int8),

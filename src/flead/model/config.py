@@ -34,13 +34,15 @@ class ModelConfig:
     resid_alpha: float = 0.005  # per-row EMA rate of the residual variance
     rate_alpha: float = 0.002  # per-row EMA rate of P(value repeats) and P(value missing)
     rate_all_alpha: float = 0.0005  # ... of P(repeat) over all rows of a channel
+    stuck_gate: float = 0.3  # runs scoring above gate * threshold do not teach P(repeat)
+    cell_prior: float = 20.0  # trials until a time-of-day cell's P(repeat) counts half
     sticky: float = 0.3  # P(repeat) above which repeats at the range's edge are not "stuck"
     level_k: float = 2.0
-    level_weight: float = 1.0
+    level_weight: float = 0.0  # off: it cost AUC-PR on the synthetic data
     stuck_weight: float = 1.0
     missing_weight: float = 1.0
     quantile: float = 0.99
-    threshold_factor: float = 3.0
+    threshold_factor: float = 5.0
     threshold_halflife: float = 20000.0  # rows until an old score counts half in the histogram
     loss_alpha: float = 0.01
 

@@ -83,6 +83,7 @@ class Scored:
     yhat: np.ndarray  # their forecasts
     comp: np.ndarray  # [4, n, F] score components
     rvar: np.ndarray  # [n, F] residual variance in force
+    qc: np.ndarray  # [n, F] each channel's score scale (its q-quantile)
     cache: list[np.ndarray]  # network activations for the backward pass
 
 
@@ -102,8 +103,12 @@ def forward(b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig) -> Sc
     resid = np.where(b.valid, y - yhat, 0.0)
     q = np.where(np.isfinite(quantum), quantum, 0.0)
     rvar = np.maximum(a["rvar"][rslot], np.square(0.5 * q / sd))
-    p_cell = a["p_same"][rslot[:, None], np.arange(f)[None, :], b.hour[:, None]]
-    p_same = np.maximum(p_cell, a["p_same_all"][rslot])
+    # a time-of-day cell's rate, shrunk towards the channel's rate while it has few trials
+    cell = (rslot[:, None], np.arange(f)[None, :], b.hour[:, None])
+    n_cell = a["n_same"][cell]
+    p_same = (n_cell * a["p_same"][cell] + cfg.cell_prior * a["p_same_all"][rslot]) / (
+        n_cell + cfg.cell_prior
+    )
     # repeating at the extreme of the channel's past (finished) runs is saturation, not stuck
     edge = (b.x == a["run_hi"][rslot]) | (b.x == a["run_lo"][rslot])
     sticky = a["p_same_all"][rslot] >= cfg.sticky
@@ -113,10 +118,14 @@ def forward(b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig) -> Sc
         resid, rvar, y, cfg.level_k, b.run_same, p_same, b.run_miss, a["p_miss"][rslot],
         b.valid, (1.0, cfg.level_weight, cfg.stuck_weight, cfg.missing_weight),
     )  # fmt: skip
-    score, kind, channel = sc.reduce(comp)
-    thr = np.where(b.seen < cfg.warmup, np.inf, a["thr"][rslot]).astype(np.float32)
+    # each channel's evidence in units of its own recent q-quantile: a heavy-tailed channel
+    # (light switching on) does not drown a quiet one, and all share one threshold
+    qc = a["qc"][rslot]
+    score, kind, channel = sc.reduce(comp / qc)
+    warm = b.seen < cfg.warmup
+    thr = np.where(warm, np.inf, cfg.threshold_factor).astype(np.float32)
     anomaly = score > thr
-    return Scored(score, kind, channel, thr, anomaly, y, yhat, comp, rvar, cache)
+    return Scored(score, kind, channel, thr, anomaly, y, yhat, comp, rvar, qc, cache)
 
 
 def train(
@@ -153,7 +162,7 @@ def train(
 
 def update_stats(
     b: Batch, a: dict, cfg: ModelConfig, resid_y: np.ndarray, comp: np.ndarray,
-    score: np.ndarray, thr: np.ndarray, learn: np.ndarray, decay: float,
+    qc: np.ndarray, learn: np.ndarray, decay: float,
 ) -> None:  # fmt: skip
     """Per-device statistics after the batch, learned from the `learn` (normal) rows."""
     g, starts, x, valid = b.gslot, b.starts, b.x, b.valid
@@ -182,10 +191,11 @@ def update_stats(
     a["rvar"][g] = np.maximum(nz.update_rate(a["rvar"][g], k, r2, w), 1e-6)
     a["n_obs"][g] += kv
     # P(repeat | the previous reading repeated) per (channel, time-of-day bin): darkness and
-    # saturation persist, a healthy temperature rarely repeats twice. Normal rows only: a
-    # stuck run, once flagged, never teaches it.
+    # saturation persist, a healthy temperature rarely repeats twice. Normal rows whose run is
+    # not yet suspicious only: a stuck run never teaches it, even before it is flagged.
     cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
-    plain = obs & ~np.isnan(b.carry) & (b.run_prev >= 1)
+    calm = comp[2] < cfg.stuck_gate * cfg.threshold_factor * qc  # a suspicious run teaches nothing
+    plain = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
     shape, size = a["p_same"].shape, a["p_same"].size
     trials = np.bincount(cell[plain], minlength=size).reshape(shape)
     hits = np.bincount(cell[plain & b.same], minlength=size).reshape(shape)
@@ -194,7 +204,7 @@ def update_stats(
     a["n_same"] += trials
     # ... and per channel over all normal rows (slowly): a channel that often sits still (light
     # in the dark) is not called stuck at the edge of its range while its daily cells are young
-    every = obs & ~np.isnan(b.carry) & (b.run_prev >= 1)
+    every = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
     k_all = nz.group_sums(every.astype(np.float64), starts)
     w = nz.ema_weight(k_all, a["seen"][g][:, None], cfg.rate_all_alpha)
     hits_all = nz.group_sums((every & b.same).astype(np.float64), starts)
@@ -215,10 +225,12 @@ def update_stats(
     w = nz.ema_weight(kn, a["seen"][g][:, None], cfg.rate_alpha)
     hits_m = nz.group_sums((~valid & learn[:, None]).astype(np.float64), starts)
     a["p_miss"][g] = np.clip(nz.update_rate(a["p_miss"][g], kn, hits_m, w), 1e-4, 0.5)
-    counted = learn & (b.seen >= cfg.warmup // 2)
-    hist = th.add_scores(a["hist"][g], b.group[counted], score[counted], rows, decay)
-    a["hist"][g] = hist
-    a["thr"][g] = th.quantile(hist, cfg.quantile) * cfg.threshold_factor
+    counted = learn & calm.all(axis=1) & (b.seen >= cfg.warmup // 4)  # no stuck run either
+    cells = (b.group[counted, None] * f + np.arange(f)[None, :]).ravel()
+    hist = a["hist"][g].reshape(len(g) * f, -1)
+    hist = th.add_scores(hist, cells, comp.max(axis=0)[counted].ravel(), np.repeat(rows, f), decay)
+    a["hist"][g] = hist.reshape(len(g), f, -1)
+    a["qc"][g] = th.quantile(hist, cfg.quantile).reshape(len(g), f)
     a["seen"][g] += rows.astype(np.int64)
     a["samples"][g] += kn[:, 0].astype(np.int64)
     ends = b.ends

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.deploy.support import ROOT, helm_or_skip, testbed_env
+from tests.unit.deploy.support import ROOT, helm_or_skip, read_testbed_env
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Bed:
 @pytest.fixture(scope="session")
 def bed() -> Bed:
     """The running test bed (skips when .testbed/env is missing or the API server does not answer)."""
-    found = testbed_env()
+    found = read_testbed_env()
     if not found.get("KUBECONFIG"):
         pytest.skip("test bed not up (.testbed/env missing): run `make testbed`")
     env = {**os.environ, **found}

@@ -19,7 +19,7 @@ TRAINER_LABEL = "app.kubernetes.io/managed-by=flead-operator"
 
 
 @pytest.fixture(scope="session")
-def crd(testbed_env: dict[str, str]) -> str:
+def crd(read_testbed_env: dict[str, str]) -> str:
     """The FederatedDevice CRD installed and Established."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     kubectl(

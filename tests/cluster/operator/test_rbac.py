@@ -34,7 +34,9 @@ DENIED = [
 
 def _can(operator_namespace: str, verb: str, resource: str) -> bool:
     user = f"system:serviceaccount:{operator_namespace}:{SA}"
-    proc = kubectl("auth", "can-i", verb, resource, "-A", "--as", user, check=False)
+    resource, _, sub = resource.partition("/")
+    extra = [f"--subresource={sub}"] if sub else []
+    proc = kubectl("auth", "can-i", verb, resource, *extra, "-A", "--as", user, check=False)
     return proc.stdout.strip() == "yes"
 
 

@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from tests.unit.deploy.support import ROOT, dashboard_targets, metric_names, substitute, testbed_env
+from tests.unit.deploy.support import (
+    ROOT,
+    dashboard_targets,
+    metric_names,
+    read_testbed_env,
+    substitute,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +48,7 @@ def query(url: str, expr: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def prometheus_url() -> str:
     """The bed's Prometheus, or skip."""
-    url = testbed_env().get("PROMETHEUS_URL") or os.environ.get("PROMETHEUS_URL")
+    url = read_testbed_env().get("PROMETHEUS_URL") or os.environ.get("PROMETHEUS_URL")
     if not url:
         pytest.skip("test bed not up (.testbed/env missing): run `make testbed`")
     try:
@@ -69,7 +75,7 @@ def running_stack(prometheus_url: str) -> Iterator[str]:
         return
     if not STACK.is_file():
         pytest.skip("`make up` not available (scripts/stack.sh missing): no FLEAD metrics to query")
-    env = {**os.environ, **testbed_env()}
+    env = {**os.environ, **read_testbed_env()}
     started = subprocess.run(
         ["bash", str(STACK), "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
@@ -106,10 +112,12 @@ def test_every_query_returns_data_while_the_stack_runs(running_stack: str) -> No
     empty, explained = [], []
     for name, title, expr in dashboard_targets():
         needed = metric_names(expr) - {"up"}
-        if "flead-operator" in expr or any(m.startswith("flead_operator_") for m in needed):
-            if not operator_scraped:
-                explained.append(f"{name} / {title}: {OPERATOR_REASON}")
-                continue
+        reads_operator = "flead-operator" in expr or any(
+            m.startswith("flead_operator_") for m in needed
+        )
+        if reads_operator and not operator_scraped:
+            explained.append(f"{name} / {title}: {OPERATOR_REASON}")
+            continue
         missing = {m for m in needed if m not in present}
         if missing and missing <= MAY_BE_ABSENT.keys():
             explained.append(f"{name} / {title}: {', '.join(MAY_BE_ABSENT[m] for m in missing)}")

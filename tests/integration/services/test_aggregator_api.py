@@ -24,7 +24,7 @@ WRITE = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/octet-
 
 @pytest.fixture(scope="module")
 def server(
-    testbed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    read_testbed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Bed, str]]:
     """One aggregator (rounds of 100, so nothing aggregates behind the tests' backs)."""
     b = Bed(Path(tmp_path_factory.mktemp("aggregator")))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy.manifests import find_helm
+from deploy.manifests import KUBE_VERSION, find_helm
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "flead"
@@ -33,7 +33,7 @@ TEMPLATE_SUBSTITUTIONS = {
 
 def helm_or_skip() -> str:
     """Path of a helm binary, or skip the test saying how to get one."""
-    env = testbed_env()
+    env = read_testbed_env()
     if env:
         found = shutil.which("helm", path=env.get("PATH"))
         if found:
@@ -60,7 +60,16 @@ def helm_template(
     extra: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """`helm template` of `chart`, parsed into a list of objects (empty documents dropped)."""
-    args = ["template", release, str(chart), "--namespace", namespace, *extra]
+    args = [
+        "template",
+        release,
+        str(chart),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+    ]
+    args += extra
     for f in values_files:
         args += ["-f", str(f)]
     for s in set_values:
@@ -86,7 +95,7 @@ def pod_specs(docs: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, Mapping[
             yield name, d["spec"]
 
 
-def testbed_env() -> dict[str, str]:
+def read_testbed_env() -> dict[str, str]:
     """Environment after sourcing .testbed/env (written by testbed/up.sh); {} when the bed is down."""
     if not TESTBED_ENV.is_file():
         return {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from deploy.manifests import KUBE_VERSION
 
 from .support import (
     CHART,
@@ -167,7 +168,10 @@ def test_external_kafka_and_mongodb_replace_the_dev_ones() -> None:
 
 def test_external_kafka_is_required_without_the_dev_one() -> None:
     """kafka.enabled=false without externalKafka.bootstrapServers fails with a clear message."""
-    result = helm("template", "t", str(CHART), "--set", "kafka.enabled=false", check=False)
+    result = helm(
+        "template", "t", str(CHART), "--kube-version", KUBE_VERSION, "--set", "kafka.enabled=false",
+        check=False,
+    )  # fmt: skip
     assert result.returncode != 0
     assert "externalKafka.bootstrapServers is required" in result.stderr
 
@@ -272,7 +276,7 @@ def test_notes_tell_the_user_what_to_do_next(tmp_path: Path) -> None:
     notes = docs[0]["notes"]
     for text in (
         "helm test t",
-        "kubectl apply -f manifests/samples/",
+        "kubectl apply -n flead-test -f manifests/samples/",
         "port-forward svc/t-flead-aggregator",
         "for development only",
     ):
@@ -301,3 +305,14 @@ def test_umbrella_chart_renders_flead_with_monitoring_on(tmp_path: Path) -> None
     assert all(d["metadata"]["annotations"]["grafana_folder"] == "FLEAD" for d in dashboards)
     names = {d["metadata"]["name"] for d in docs}
     assert "flead-aggregator" in names  # the name skaffold.yaml port-forwards
+
+
+def test_dev_reload_runs_uvicorn_with_reload() -> None:
+    """aggregator.dev.reload (Skaffold's dev profile) swaps the entry point for uvicorn --reload."""
+    docs = helm_template(set_values=["aggregator.dev.reload=true"])
+    (aggregator,) = [
+        d for d in by_kind(docs, "Deployment") if "aggregator" in d["metadata"]["name"]
+    ]
+    command = aggregator["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:3] == ["uvicorn", "flead_aggregator.app:create_app", "--factory"]
+    assert "--reload" in command

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from deploy import values_schema
 
 from .support import CHART, PRODUCTION_VALUES, STACK_CHART
 
@@ -128,3 +129,9 @@ def test_umbrella_values_match_its_schema() -> None:
     kps = deps["kube-prometheus-stack"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", kps["version"]), "kube-prometheus-stack must be pinned"
     assert kps["condition"] == "monitoring.enabled"
+
+
+def test_schema_file_is_generated_from_deploy_values_schema() -> None:
+    """charts/flead/values.schema.json is what deploy/values_schema.py generates
+    (fix: .venv/bin/python -m deploy.values_schema)."""
+    assert values_schema.main(["--check"]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,22 @@ def test_manifests_hold_crd_rbac_operator_aggregator_and_no_secret() -> None:
     for d in docs:
         labels = d["metadata"].get("labels", {})
         assert labels.get("app.kubernetes.io/managed-by") in (None, "kubectl")
-    if (ROOT / "charts" / "flead" / "crds").glob("*.yaml"):
-        crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-        assert len(crds) == len(list((ROOT / "charts" / "flead" / "crds").glob("*.yaml")))
+    chart_crds = list((ROOT / "charts" / "flead" / "crds").glob("*.yaml"))
+    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+    assert len(crds) == len(chart_crds) >= 1
+
+
+def test_kustomization_builds_offline() -> None:
+    """`kubectl kustomize manifests/` (what `kubectl apply -k` runs first) builds every object."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(MANIFESTS)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert docs[0]["kind"] == "Namespace"
+    assert {"CustomResourceDefinition", "ClusterRole", "Deployment", "StatefulSet"} <= {
+        d["kind"] for d in docs
+    }

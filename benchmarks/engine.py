@@ -1,0 +1,136 @@
+"""Engine benchmark: DeviceBank prequential rows/s vs River HalfSpaceTrees and vs the matmul ceiling."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from flead.model import DeviceBank, ModelConfig
+from flead.model.features import TIME_FEATURES
+
+BATCHES = (256, 1024, 4096)
+TARGET_RIVER = 30.0
+TARGET_CEILING = 0.25
+
+
+def load_stream(devices: int = 54, days: float = 2.0, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """(device, time, values) of the synthetic Intel-Lab-shaped stream, time-sorted."""
+    from flead.data.synth import generate
+
+    r = generate(seed=seed, devices=devices, days=days).readings
+    return r.device, r.time, r.values
+
+
+def engine_rows_per_s(stream: tuple[np.ndarray, ...], batch: int, repeat: int = 2) -> float:
+    """Best-of-`repeat` prequential throughput of a fresh DeviceBank over the whole stream."""
+    dev, t, v = stream
+    best = math.inf
+    for _ in range(repeat):
+        bank = DeviceBank(("temperature", "humidity", "light", "voltage"), seed=0)
+        start = time.perf_counter()
+        for s in range(0, len(dev), batch):
+            bank.process(dev[s : s + batch], t[s : s + batch], v[s : s + batch])
+        best = min(best, time.perf_counter() - start)
+    return len(dev) / best
+
+
+def river_rows_per_s(stream: tuple[np.ndarray, ...], rows: int = 20000) -> float:
+    """River per-device MinMaxScaler | HalfSpaceTrees, score_one then learn_one on each row."""
+    from river import anomaly, compose, preprocessing
+
+    dev, _, v = stream
+    names = ("temperature", "humidity", "light", "voltage")
+    models: dict[str, Any] = {}
+    dev, v = dev[:rows], v[:rows].tolist()
+    start = time.perf_counter()
+    for d, row in zip(dev, v, strict=True):
+        model = models.get(d)
+        if model is None:
+            model = models[d] = compose.Pipeline(
+                preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(seed=0)
+            )
+        x = {k: val for k, val in zip(names, row, strict=True) if val == val}
+        model.score_one(x)
+        model.learn_one(x)
+    return len(dev) / (time.perf_counter() - start)
+
+
+def ceiling_rows_per_s(batch: int, devices: int, sizes: tuple[int, ...], repeat: int = 30) -> float:
+    """Only the np.matmul calls of one forward + backward pass for `batch` rows over the devices."""
+    rng = np.random.default_rng(0)
+    m = math.ceil(batch / devices)
+    ws = [rng.standard_normal((devices, a, b), dtype=np.float32) for a, b in pairwise(sizes)]
+    hs = [rng.standard_normal((devices, m, s), dtype=np.float32) for s in sizes]
+    outs = [np.empty_like(h) for h in hs]
+    grads = [np.empty_like(w) for w in ws]
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for i, w in enumerate(ws):  # forward
+            np.matmul(hs[i], w, out=outs[i + 1])
+        for i in range(len(ws) - 1, -1, -1):  # backward: weight gradients, then the deltas
+            np.matmul(hs[i].transpose(0, 2, 1), hs[i + 1], out=grads[i])
+            if i > 0:
+                np.matmul(hs[i + 1], ws[i].transpose(0, 2, 1), out=outs[i])
+        best = min(best, time.perf_counter() - start)
+    return batch / best
+
+
+def run(days: float = 2.0, river_rows: int = 20000, repeat: int = 2) -> list[dict[str, Any]]:
+    """One row per micro-batch size: engine rows/s, River's rows/s, ratio, ceiling, fraction."""
+    stream = load_stream(days=days)
+    devices = len(np.unique(stream[0]))
+    cfg = ModelConfig()
+    sizes = (len(stream[2][0]) + TIME_FEATURES, *cfg.hidden, len(stream[2][0]))
+    river = river_rows_per_s(stream, river_rows)
+    rows = []
+    for batch in BATCHES:
+        engine = engine_rows_per_s(stream, batch, repeat)
+        ceiling = ceiling_rows_per_s(batch, devices, sizes)
+        rows.append(
+            {
+                "batch": batch,
+                "devices": devices,
+                "rows": len(stream[0]),
+                "engine_rows_per_s": engine,
+                "river_hst_rows_per_s": river,
+                "vs_river": engine / river,
+                "target_vs_river": f">= {TARGET_RIVER:g}x",
+                "matmul_ceiling_rows_per_s": ceiling,
+                "of_ceiling": engine / ceiling,
+                "target_of_ceiling": f">= {TARGET_CEILING:.0%}",
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the rows as a plain table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine", description=__doc__)
+    parser.add_argument("--days", type=float, default=2.0, help="days of the 54-device stream")
+    parser.add_argument("--river-rows", type=int, default=20000, help="rows River scores")
+    parser.add_argument("--repeat", type=int, default=2, help="engine timings per size (best)")
+    args = parser.parse_args(argv)
+    rows = run(args.days, args.river_rows, args.repeat)
+    print(
+        f"{'batch':>6} {'engine rows/s':>14} {'river rows/s':>13} {'ratio':>7} "
+        f"{'ceiling rows/s':>15} {'of ceiling':>10}"
+    )
+    for r in rows:
+        print(
+            f"{r['batch']:6d} {r['engine_rows_per_s']:14,.0f} {r['river_hst_rows_per_s']:13,.0f} "
+            f"{r['vs_river']:6.1f}x {r['matmul_ceiling_rows_per_s']:15,.0f} {r['of_ceiling']:10.1%}"
+        )
+    print(
+        f"({rows[0]['rows']} rows, {rows[0]['devices']} devices; targets: ratio >= "
+        f"{TARGET_RIVER:g}x, of ceiling >= {TARGET_CEILING:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""`flead simulate` through the real entry point: one-line errors with exit 2, and a tiny full run."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flead.cli.main import run
+from flead.data.synth import generate
+
+pytestmark = pytest.mark.unit
+
+MODES = ("local", "federated", "personalized", "centralized", "river_hst")
+MODE_KEYS = {"auc_pr", "auc_roc", "f1", "false_alarms_per_device_day", "per_fault_type"}
+
+
+def _fail(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run argv, expect exit 2, return the single stderr line."""
+    with pytest.raises(SystemExit) as info:
+        run(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_missing_intel_lab_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data file that does not exist: one line naming it, exit 2, before any progress bar."""
+    line = _fail(["simulate", "--intel-lab", str(tmp_path / "nope.txt")], capsys)
+    assert "nope.txt" in line
+    assert "no such" in line
+
+
+def test_csv_needs_device_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--csv without --device-column is refused with a line that names the missing option."""
+    path = tmp_path / "x.csv"
+    path.write_text("device,t,v,label\n1,0,1.0,0\n")
+    assert "--device-column" in _fail(["simulate", "--csv", str(path)], capsys)
+
+
+def test_unknown_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown mode is refused and the valid ones are listed."""
+    line = _fail(["simulate", "--modes", "local,magic"], capsys)
+    assert "'magic'" in line
+    assert "river_hst" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--round-seconds", "60", "--round-rows", "10"], "not both"),
+        (["--batch", "0"], "--batch"),
+        (["--days", "0"], "--days"),
+        (["--devices", "99"], "devices"),
+        (["--warmup", "1.5"], "--warmup"),
+        (["--device-column", "d"], "need --csv"),
+    ],
+)
+def test_bad_option_values(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad values and combinations: exit 2 and one line that says which option is wrong."""
+    assert needle in _fail(["simulate", "--modes", "local", *argv], capsys)
+
+
+def test_tiny_run_writes_the_contract_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """3 devices x 0.3 days through every mode: metrics.json keeps the contract, PNGs exist."""
+    out = tmp_path / "report"
+    run(
+        [
+            "simulate",
+            "--devices",
+            "3",
+            "--days",
+            "0.3",
+            "--round-seconds",
+            "1800",
+            "--out",
+            str(out),
+        ]
+    )
+    stdout = capsys.readouterr().out
+    assert "report.md" in stdout
+    doc = json.loads((out / "metrics.json").read_text())
+    assert {"rows_total", "rows_valid", "rows_rejected", "devices"} <= set(doc["data"])
+    assert doc["data"]["devices"] == 3
+    assert set(doc["modes"]) == set(MODES)
+    for mode in MODES:
+        assert set(doc["modes"][mode]) >= MODE_KEYS, mode
+        for entry in doc["modes"][mode]["per_fault_type"].values():
+            assert {"auc_pr", "recall"} <= set(entry)
+    assert {"rounds", "bytes_sent", "seconds_per_round"} <= set(doc["federation"])
+    assert doc["federation"]["rounds"] >= 14  # 7.2 h in 30-minute rounds
+    assert doc["federation"]["bytes_sent"] > 0
+    assert doc["throughput_rows_per_s"] > 0
+    for name in ("auc_pr.png", "device_auc_pr.png", "loss_per_round.png", "timeline.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert "## Per fault type" in (out / "report.md").read_text()
+
+
+def test_csv_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A user CSV (device, ISO time, features, label) runs end to end; bad rows are counted."""
+    r = generate(seed=3, devices=2, days=0.2).readings
+    path = tmp_path / "mine.csv"
+    with path.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["sensor", "ts", "temp", "hum", "is_anomaly"])
+        for i in range(len(r)):
+            temp, hum = (f"{v:.3f}" if np.isfinite(v) else "" for v in r.values[i, :2])
+            w.writerow([r.device[i], f"{r.time[i]:.3f}", temp, hum, int(r.label[i])])
+        w.writerow(["1", "not-a-time", "1", "2", "0"])
+    out = tmp_path / "out"
+    run(["simulate", "--csv", str(path), "--device-column", "sensor", "--label-column",
+         "is_anomaly", "--time-column", "ts", "--modes", "local,river_hst", "--out", str(out)])  # fmt: skip
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["data"]["rows_rejected"] == {"bad_time": 1}
+    assert doc["data"]["features"] == ["temp", "hum"]
+    assert set(doc["modes"]) == {"local", "river_hst"}
+    assert "report:" in capsys.readouterr().out

@@ -1,0 +1,41 @@
+"""Every plot is written as a PNG, also when a mode has no per-device numbers or no rounds."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flead.evaluation.plots import Timeline, plot_all
+
+pytestmark = pytest.mark.unit
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_all_plots_are_pngs(tmp_path: Path) -> None:
+    """Bar, box, loss per round and timeline come out as PNG files in report order."""
+    modes = {
+        "local": {
+            "auc_pr": 0.7,
+            "worst_10pct_device_auc_pr": 0.2,
+            "device_auc_pr": {"1": 0.5, "2": 0.9},
+        },
+        "river_hst": {"auc_pr": None, "worst_10pct_device_auc_pr": None, "device_auc_pr": {}},
+    }
+    rounds = {"federated": [{"index": i, "loss": 1.0 / i} for i in range(1, 5)]}
+    n = 200
+    label = np.zeros(n, dtype=np.int8)
+    label[50:60] = 1
+    fault = np.where(label == 1, "drift", "")
+    tl = Timeline("local", np.array(["1", "2"] * (n // 2)), np.arange(n) * 31.0, np.abs(np.sin(np.arange(n))),
+                  np.full(n, np.inf), np.arange(n) % 17 == 0, label, fault, ["1", "2"])  # fmt: skip
+    paths = plot_all(tmp_path, modes, rounds, tl)
+    assert [p.name for p in paths] == [
+        "auc_pr.png",
+        "device_auc_pr.png",
+        "loss_per_round.png",
+        "timeline.png",
+    ]
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG
+    assert len(plot_all(tmp_path / "bare", modes, {}, None)) == 2

@@ -1,0 +1,72 @@
+"""metrics.json keeps its contract (keys, strict JSON) and report.md shows tables and verdicts."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flead.evaluation.report import build_metrics, federation_summary, write_report
+from flead.evaluation.targets import check_targets
+
+pytestmark = pytest.mark.unit
+
+MODE_KEYS = {"auc_pr", "auc_roc", "f1", "false_alarms_per_device_day", "per_fault_type"}
+
+
+def _mode(auc: float, alarms: float = 1.0, stuck: float = 1.0) -> dict:
+    return {
+        "auc_pr": auc, "auc_roc": 0.9, "f1": 0.5, "false_alarms_per_device_day": alarms,
+        "per_fault_type": {"natural_stuck": {"auc_pr": 0.9, "recall": stuck, "rows": 5, "events": 1}},
+        "rows_per_s": 1000.0, "seconds": 2.0, "latency_seconds_median": float("nan"),
+    }  # fmt: skip
+
+
+def _round(i: int, participants: int = 3) -> dict:
+    return {"index": i, "sim_time": 0.0, "participants": participants, "samples": 10,
+            "loss": 0.1, "bytes_up": 300, "bytes_down": 200, "aggregate_seconds": 0.01,
+            "wall_seconds": 0.5}  # fmt: skip
+
+
+def _metrics() -> dict:
+    modes = {"local": _mode(0.6), "federated": _mode(0.6), "personalized": _mode(0.61),
+             "centralized": _mode(0.62), "river_hst": _mode(0.2, alarms=9.0, stuck=0.1)}  # fmt: skip
+    data = {"rows_total": 10, "rows_valid": 9, "rows_rejected": {"short_row": 1}, "devices": 2}
+    rounds = {"federated": [_round(1), _round(2)], "local": [_round(1, 0)]}
+    return build_metrics(data, modes, rounds, {"seed": 0, "warmup_fraction": 0.1})
+
+
+def test_contract_keys_and_strict_json(tmp_path: Path) -> None:
+    """The documented keys exist; NaN becomes null so the file is strict JSON."""
+    json_path, md_path = write_report(tmp_path, _metrics(), [tmp_path / "auc_pr.png"])
+    doc = json.loads(json_path.read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert {"rows_total", "rows_valid", "rows_rejected", "devices"} <= set(doc["data"])
+    for mode in ("local", "federated", "personalized", "centralized", "river_hst"):
+        assert set(doc["modes"][mode]) >= MODE_KEYS
+        assert {"auc_pr", "recall"} <= set(doc["modes"][mode]["per_fault_type"]["natural_stuck"])
+    assert {"rounds", "bytes_sent", "seconds_per_round"} <= set(doc["federation"])
+    assert doc["federation"]["rounds"] == 2
+    assert doc["federation"]["bytes_sent"] == 1000
+    assert doc["throughput_rows_per_s"] == pytest.approx(9 * 4 / 8.0)
+    assert doc["modes"]["local"]["latency_seconds_median"] is None
+    text = md_path.read_text()
+    assert "| personalized | 0.610 |" in text
+    assert "natural_stuck" in text
+    assert "![auc_pr.png](auc_pr.png)" in text
+
+
+def test_federation_summary_of_no_rounds() -> None:
+    """No rounds: zeros, no division by zero."""
+    assert federation_summary([])["seconds_per_round"] == 0.0
+
+
+def test_targets_verdicts_and_margins() -> None:
+    """Every §7 target is checked; a missed one carries how far it is from its bound."""
+    targets = {t["target"]: t for t in check_targets(_metrics()["modes"])}
+    assert targets["personalized AUC-PR >= centralized - 0.02"]["met"] is True
+    assert targets["personalized AUC-PR >= local"]["margin"] == pytest.approx(0.01)
+    assert targets["local AUC-PR >= river_hst + 0.10"]["met"] is True
+    bad = check_targets({"local": _mode(0.25, alarms=3.0, stuck=0.9), "river_hst": _mode(0.2)})
+    verdict = {t["target"]: t for t in bad}
+    assert verdict["local AUC-PR >= river_hst + 0.10"]["margin"] == pytest.approx(-0.05)
+    assert verdict["local natural stuck recall >= 0.99"]["met"] is False
+    assert verdict["local false alarms per device-day <= 2"]["margin"] == pytest.approx(-1.0)
