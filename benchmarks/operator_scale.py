@@ -73,7 +73,7 @@ def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> dict[str
             "FLEAD_READINGS_PARTITIONS": str(PARTITIONS),
             "FLEAD_OPERATOR_PARTITIONS_PER_TRAINER": str(PER_TRAINER),
             "FLEAD_OPERATOR_TRAINER_IMAGE": "flead-trainer:bench",
-            "FLEAD_LOG_LEVEL": "WARNING",
+            "FLEAD_LOG_LEVEL": os.environ.get("FLEAD_BENCH_LOG_LEVEL", "WARNING"),
         },
     ).start()
     try:
@@ -114,6 +114,7 @@ def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> dict[str
         }
     finally:
         operator.stop()
+        print(f"operator log: {log}")
         api_client.close()
         _kubectl(env, "delete", "namespace", namespace, "--wait=false")
 

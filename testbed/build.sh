@@ -2,6 +2,7 @@
 # Build (first time only) every test bed component into the cache folder.
 #   testbed/build.sh              build everything that is missing
 #   testbed/build.sh k8s kafka    build only these (k8s etcd kwok ferretdb helm kafka crds)
+#   testbed/build.sh --check      exit 0 when everything is built, 1 (listing what is not) otherwise
 # A component whose folder holds a .done stamp is not rebuilt; folders are keyed
 # by the versions in testbed/versions.env.
 set -euo pipefail
@@ -10,12 +11,25 @@ set -euo pipefail
 BUILD_LOGS="$CACHE/logs"
 GO_P="${TESTBED_GO_P:-2}"
 
-# run_logged COMPONENT LOGFILE CMD...: run CMD, append output to LOGFILE, fail loudly.
+# run_logged COMPONENT LOGFILE CMD...: run CMD (at most 60 min), append its
+# output to LOGFILE, fail loudly.
 run_logged() {
   local component="$1" logfile="$2"
   shift 2
   printf '\n$ %s\n' "$*" >>"$logfile"
-  "$@" >>"$logfile" 2>&1 || fail "$component" "$*" "$logfile" "build step failed"
+  timeout 3600 "$@" >>"$logfile" 2>&1 || fail "$component" "$*" "$logfile" "build step failed (or ran over 60 min)"
+}
+
+# fetch_logged COMPONENT LOGFILE CMD...: a download step: 3 attempts of at most 20 min.
+fetch_logged() {
+  local component="$1" logfile="$2" attempt
+  shift 2
+  for attempt in 1 2 3; do
+    printf '\n$ %s   (attempt %d)\n' "$*" "$attempt" >>"$logfile"
+    timeout 1200 "$@" >>"$logfile" 2>&1 && return 0
+    sleep $((attempt * 5))
+  done
+  fail "$component" "$*" "$logfile" "download step failed 3 times"
 }
 
 go_ldflags_k8s() {
@@ -42,9 +56,8 @@ build_k8s() {
   mkdir -p "$dir/bin"
   : >"$log"
   local gomod
-  gomod="$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" 2>>"$log" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')" ||
-    fail k8s "go mod download -json k8s.io/kubernetes@v$K8S_VERSION" "$log" "cannot download the kubernetes module"
+  fetch_logged k8s "$log" go mod download "k8s.io/kubernetes@v$K8S_VERSION"
+  gomod="$(go_mod_field "k8s.io/kubernetes@v$K8S_VERSION" GoMod)"
   {
     printf 'module local/flead-testbed-k8s\n\ngo 1.26.0\n\nreplace (\n'
     grep -E '=> \./staging/' "$gomod" | awk -v s="$staging" '{print "\t" $1 " => " $1 " v" s}'
@@ -52,7 +65,7 @@ build_k8s() {
   } >"$dir/go.mod"
   (
     cd "$dir"
-    run_logged k8s "$log" go get -tool \
+    fetch_logged k8s "$log" go get -tool \
       "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
       "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION" \
       "k8s.io/kubernetes/cmd/kube-scheduler@v$K8S_VERSION" \
@@ -62,6 +75,11 @@ build_k8s() {
       run_logged k8s "$log" go build -p "$GO_P" -ldflags "$(go_ldflags_k8s)" -o "bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
+}
+
+# go_mod_field MODULE@VERSION FIELD: a field of `go mod download -json` (module already fetched).
+go_mod_field() {
+  (cd "$CACHE" && go mod download -json "$1") | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
 
 # go_wrapper COMPONENT DIR PACKAGE@VERSION BINARY LDFLAGS: build PACKAGE from a
@@ -75,7 +93,7 @@ go_wrapper() {
   printf 'module local/flead-testbed-%s\n\ngo 1.26.0\n' "$component" >"$dir/go.mod"
   (
     cd "$dir"
-    run_logged "$component" "$log" go get -tool "$pkg@$version"
+    fetch_logged "$component" "$log" go get -tool "$pkg@$version"
     run_logged "$component" "$log" go build -p "$GO_P" -ldflags "$ldflags" -o "bin/$binary" "$pkg"
   )
 }
@@ -85,16 +103,8 @@ build_etcd() {
     "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v$ETCD_VERSION"
 }
 
-# go_install COMPONENT DIR PACKAGE@VERSION [LDFLAGS]: module without replace directives.
-go_install() {
-  local component="$1" dir="$2" pkg="$3" ldflags="${4:--s -w}" log="$BUILD_LOGS/$1.log"
-  mkdir -p "$dir/bin"
-  : >"$log"
-  GOBIN="$dir/bin" run_logged "$component" "$log" go install -p "$GO_P" -ldflags "$ldflags" "$pkg"
-}
-
 build_kwok() {
-  go_install kwok "$KWOK_DIR" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" \
+  go_wrapper kwok "$KWOK_DIR" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" kwok \
     "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
 }
 
@@ -108,7 +118,7 @@ build_ferretdb() {
   printf 'module local/flead-testbed-ferretdb\n\ngo 1.26.0\n' >"$dir/go.mod"
   (
     cd "$dir"
-    run_logged ferretdb "$log" go get -tool "$pkg@v$FERRETDB_VERSION"
+    fetch_logged ferretdb "$log" go get -tool "$pkg@v$FERRETDB_VERSION"
     rm -rf vendor
     run_logged ferretdb "$log" go mod vendor
     echo "v$FERRETDB_VERSION" >vendor/github.com/FerretDB/FerretDB/build/version/version.txt
@@ -118,7 +128,7 @@ build_ferretdb() {
 }
 
 build_helm() {
-  go_install helm "$HELM_DIR" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
+  go_wrapper helm "$HELM_DIR" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" helm \
     "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
 }
 
@@ -126,7 +136,7 @@ build_kafka() {
   local dir="$KAFKA_DIR" log="$BUILD_LOGS/kafka.log"
   mkdir -p "$dir"
   : >"$log"
-  run_logged kafka "$log" mvn -B -q -f "$TESTBED_DIR/kafka/pom.xml" \
+  fetch_logged kafka "$log" mvn -B -q -f "$TESTBED_DIR/kafka/pom.xml" \
     "-Dmaven.repo.local=$CACHE/m2" \
     "-Dkafka.version=$KAFKA_VERSION" "-Dkafka.scala.version=$KAFKA_SCALA_VERSION" \
     "-Dlog4j.version=$LOG4J_VERSION" "-Dslf4j.version=$SLF4J_VERSION" "-Ddependency.plugin.version=$MAVEN_DEPENDENCY_PLUGIN_VERSION" \
@@ -142,9 +152,8 @@ build_crds() {
   mkdir -p "$dir"
   : >"$log"
   local src
-  src="$(cd "$CACHE" && go mod download -json "$mod" 2>>"$log" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')" ||
-    fail crds "go mod download -json $mod" "$log" "cannot download the prometheus-operator module"
+  fetch_logged crds "$log" go mod download "$mod"
+  src="$(go_mod_field "$mod" Dir)"
   local f n=0
   for f in "$src"/example/prometheus-operator-crd/*.yaml; do
     case "$(basename "$f")" in
@@ -206,8 +215,23 @@ build_one() {
   ok "built $c in $took"
 }
 
+ALL_COMPONENTS=(kafka ferretdb helm kwok etcd crds k8s)
+
+check() {
+  local c missing=()
+  for c in "${ALL_COMPONENTS[@]}"; do [[ -f "$(dir_of "$c")/.done" ]] || missing+=("$c"); done
+  ((${#missing[@]} == 0)) && return 0
+  echo "not built yet: ${missing[*]}"
+  return 1
+}
+
 main() {
+  if [[ "${1:-}" == --check ]]; then
+    check
+    return
+  fi
   mkdir -p "$BUILD_LOGS" "$GOMODCACHE" "$GOCACHE"
+  cd "$CACHE" # never inside some other Go module
   # One build at a time per cache (fd 8; up.sh holds fd 9 for its own lock).
   exec 8>"$CACHE/.build.lock"
   if ! flock -n 8; then
@@ -216,7 +240,7 @@ main() {
   fi
   command -v go >/dev/null || fail build "command -v go" "" "Go (>= 1.26) is needed to build the test bed"
   local components=("$@")
-  ((${#components[@]})) || components=(kafka ferretdb helm kwok etcd crds k8s)
+  ((${#components[@]})) || components=("${ALL_COMPONENTS[@]}")
   local c
   for c in "${components[@]}"; do build_one "$c"; done
   link_bins

@@ -15,13 +15,20 @@ main() {
     log "test bed is not up (no $STATE)"
     return 0
   fi
+  if [[ -f "$STATE/borrowed" ]]; then
+    local other
+    other="$(cat "$STATE/borrowed")"
+    clean_state "$STATE"
+    ok "this checkout borrowed the test bed of $other: left it running, removed $STATE"
+    return 0
+  fi
   stop_bed "$STATE"
   if any_alive "$STATE"; then
     fail testbed "testbed/down.sh" "" "some processes of $STATE are still alive"
   fi
-  rm -rf "$STATE"
+  clean_state "$STATE"
   if [[ -f "$ACTIVE_FILE" && "$(cat "$ACTIVE_FILE")" == "$STATE" ]]; then rm -f "$ACTIVE_FILE"; fi
-  ok "test bed stopped and $STATE removed"
+  ok "test bed stopped; its files in $STATE removed"
 }
 
 main "$@"

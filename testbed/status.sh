@@ -20,6 +20,11 @@ row() {
 }
 
 BAD=0
+if [[ -f "$STATE/borrowed" ]]; then
+  other="$(cat "$STATE/borrowed")"
+  echo "  this checkout borrows the running test bed of $other"
+  TESTBED_STATE="$other" exec "$0" "$@"
+fi
 if [[ ! -d "$STATE" ]]; then
   echo "test bed is not up (no $STATE); start it with: make testbed"
   exit 1
@@ -33,7 +38,7 @@ row kube-controller-manager "https://127.0.0.1:$CONTROLLER_MANAGER_PORT" healthy
 row kube-scheduler "https://127.0.0.1:$SCHEDULER_PORT" healthy_scheduler
 row kwok "http://127.0.0.1:$KWOK_PORT" healthy_kwok
 row prometheus "http://127.0.0.1:$PROMETHEUS_PORT" healthy_prometheus
-nodes="$(ready_node_count 2>/dev/null || echo 0)"
+nodes="$(ready_node_count)"
 if ((nodes >= FAKE_NODES)); then h="${_G}healthy${_N}"; else h="${_R}DOWN${_N}"; BAD=1; fi
 printf '  %-24s %-8s %-28s %-10s %s\n' "fake nodes (kwok)" - "$nodes Ready of $FAKE_NODES" - "$h"
 for tool in kubectl helm; do

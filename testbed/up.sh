@@ -59,15 +59,39 @@ preflight() {
   ensure_prometheus
 }
 
-# Another checkout's bed (e.g. a developer's, while CI runs a fresh clone) holds
-# the ports: stop it, so this checkout tests against a bed built from its own scripts.
+# fingerprint: what this checkout's bed is made of (versions, start-up code, stages).
+fingerprint() {
+  cat "$TESTBED_DIR/versions.env" "$TESTBED_DIR"/lib/*.sh "$TESTBED_DIR"/kwok/*.yaml | sha256sum | cut -d' ' -f1
+}
+
+bed_healthy_at() { TESTBED_STATE="$1" "$TESTBED_DIR/status.sh" >/dev/null 2>&1; }
+
+# There is one set of ports per machine. When another checkout's bed holds them
+# (a developer's while CI runs a fresh clone, or the reverse) and it is healthy
+# and made from the same scripts and versions, borrow it: nobody's bed is
+# stopped under their running tests. down.sh of a borrower leaves it running.
+borrow_other_bed() {
+  [[ -f "$ACTIVE_FILE" ]] || return 1
+  local other
+  other="$(cat "$ACTIVE_FILE")"
+  [[ "$other" != "$STATE" && -f "$other/env" && -f "$other/fingerprint" ]] || return 1
+  [[ "$(cat "$other/fingerprint")" == "$(fingerprint)" ]] || return 1
+  bed_healthy_at "$other" || return 1
+  clean_state "$STATE"
+  mkdir -p "$STATE"
+  echo "$other" >"$STATE/borrowed"
+  cp "$other/env" "$STATE/env"
+  ok "reusing the healthy test bed of $other (same versions and scripts); . $STATE/env"
+}
+
+# Otherwise (unhealthy, or built from other scripts) stop it, by its pid files.
 take_over_ports() {
   [[ -f "$ACTIVE_FILE" ]] || return 0
   local other
   other="$(cat "$ACTIVE_FILE")"
   [[ "$other" != "$STATE" && -d "$other" ]] || return 0
   if any_alive "$other"; then
-    warn "the test bed of $other holds the ports; stopping it (by its pid files)"
+    warn "the test bed of $other holds the ports (unhealthy or from other scripts); stopping it"
     stop_bed "$other"
   fi
 }
@@ -145,13 +169,23 @@ main() {
     flock -w 5400 9 || fail testbed "flock $CACHE/.up.lock" "" "timed out waiting for another up.sh"
   fi
 
+  if [[ -f "$STATE/borrowed" ]]; then
+    if bed_healthy_at "$(cat "$STATE/borrowed")"; then
+      ok "test bed already up and healthy (borrowed from $(cat "$STATE/borrowed")): . $STATE/env"
+      exit 0
+    fi
+    clean_state "$STATE"
+  fi
   if [[ -f "$STATE/env" ]] && all_healthy; then
-    ok "test bed already up and healthy (. $STATE/env)"
-    echo "$STATE" >"$ACTIVE_FILE"
-    exit 0
+    if [[ "$(cat "$STATE/fingerprint" 2>/dev/null)" == "$(fingerprint)" ]]; then
+      ok "test bed already up and healthy (. $STATE/env)"
+      echo "$STATE" >"$ACTIVE_FILE"
+      exit 0
+    fi
+    warn "testbed scripts or versions changed since the bed started: restarting it"
   fi
   if any_alive "$STATE"; then
-    warn "test bed is partially up or unhealthy: restarting it"
+    warn "stopping the running (partial, unhealthy or outdated) bed first"
     stop_bed "$STATE"
   fi
 
@@ -159,11 +193,13 @@ main() {
   t_all=$(now)
   preflight
   "$TESTBED_DIR/build.sh"
+  if borrow_other_bed; then exit 0; fi
   take_over_ports
   check_ports
 
-  rm -rf "$STATE"
+  clean_state "$STATE"
   mkdir -p "$LOGS" "$PIDS" "$STATE/timings" "$PROM_TARGETS"
+  fingerprint >"$STATE/fingerprint"
   echo "$STATE" >"$ACTIVE_FILE"
   trap cleanup_on_failure EXIT
 

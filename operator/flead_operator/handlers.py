@@ -40,6 +40,8 @@ def tune(settings: kopf.OperatorSettings, cfg: OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.watching.reconnect_backoff = 1.0
     settings.networking.request_timeout = cfg.request_timeout_seconds * 2
+    # kopf escalates (and the operator exits) after its last backoff: wait out ~5 min of outage.
+    settings.networking.error_backoffs = (1, 1, 2, 3, 5, 8, 13, 21, *([30] * 8))
 
 
 @kopf.on.startup()

@@ -22,7 +22,7 @@ class Plan:
 
     apply: tuple[dict[str, Any], ...]
     delete: tuple[str, ...]
-    status: tuple[tuple[str, dict[str, Any]], ...]
+    status: tuple[tuple[str, dict[str, Any]], ...]  # devices turning Ready first
     devices: int
     groups: int
     ready: int
@@ -112,6 +112,8 @@ def plan_namespace(
         patch = status_patch(device.status, desired)
         if patch is not None:
             patches.append((device.name, patch))
+    # Devices turning Ready first: when writes are batched, the news users wait for goes out first.
+    patches.sort(key=lambda item: item[1].get("conditions", [{}])[-1].get("status") != "True")
     return Plan(
         apply=apply,
         delete=delete,

@@ -7,6 +7,7 @@ import datetime
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from flead.logging import get_logger
@@ -15,12 +16,14 @@ from flead_operator.metrics import OperatorMetrics
 from flead_operator.plan import Plan, plan_namespace
 from flead_operator.records import DeviceRecord, TrainerRecord
 from flead_operator.settings import OperatorSettings
+from flead_operator.stats import StatsPoller
 
 __all__ = ["Reconciler"]
 
 log = get_logger("flead_operator.reconciler")
 RETRY_SECONDS = 5.0
-DEDUP_SECONDS = 30.0  # a write not yet echoed by the watch is not sent again within this time
+DEDUP_SECONDS = 30.0
+STATUS_BATCH_PER_WORKER = 4  # status writes per pass = api_concurrency * this  # a write not yet echoed by the watch is not sent again within this time
 
 
 def _now() -> str:
@@ -53,10 +56,12 @@ class Reconciler:
         self._devices = devices
         self._trainers = trainers
         self._dirty: set[str] = set()
+        self._unfinished: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._indexed = False
         self._task: asyncio.Task[None] | None = None
+        self._stats: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="flead-api")
         self._sent: dict[tuple[str, str, str], tuple[str, Any, float]] = {}
         self._counts: dict[str, tuple[int, int, int, int]] = {}
@@ -71,11 +76,24 @@ class Reconciler:
     def start(self) -> None:
         """Start the background task."""
         self._task = asyncio.create_task(self._run(), name="flead-reconciler")
+        if self._s.prometheus_url:
+            poller = StatsPoller(
+                self._s.prometheus_url, self._s.stats_seconds, self._devices, self._write, _now
+            )
+            self._stats = asyncio.create_task(poller.run(), name="flead-stats")
+
+    async def _write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._pool, self._kube.patch_device_status, namespace, name, patch
+        )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let the current namespace finish (up to ``timeout``), then release the threads."""
         self._stopping = True
         self._wake.set()
+        if self._stats is not None:
+            self._stats.cancel()
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
@@ -92,12 +110,15 @@ class Reconciler:
 
     async def _run(self) -> None:
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._s.resync_seconds)
-            except TimeoutError:
-                if self._indexed:
-                    self._dirty |= set(self._devices) | set(self._trainers)
-            await asyncio.sleep(self._s.debounce_seconds)
+            if not self._unfinished:  # else: carry on at once with the freshest plan
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._s.resync_seconds)
+                except TimeoutError:
+                    if self._indexed:
+                        self._dirty |= set(self._devices) | set(self._trainers)
+                await asyncio.sleep(self._s.debounce_seconds)
+            self._dirty |= self._unfinished
+            self._unfinished = set()
             self._wake.clear()
             horizon = time.monotonic() - DEDUP_SECONDS
             self._sent = {k: v for k, v in self._sent.items() if v[2] > horizon}
@@ -114,6 +135,10 @@ class Reconciler:
         plan = plan_namespace(namespace, devices, trainers, self._s, _now())
         seen: dict[Any, Any] = {t.name: t for t in trainers}
         seen.update({("device", d.name): d for d in devices})
+        limit = self._s.api_concurrency * STATUS_BATCH_PER_WORKER
+        if len(plan.status) > limit:  # re-plan after a batch: later writes would be stale
+            plan = replace(plan, status=plan.status[:limit])
+            self._unfinished.add(namespace)
         failures = await self._execute(namespace, plan, seen)
         self.reconciles += 1
         self._counts[namespace] = (plan.devices, plan.ready, plan.groups, len(trainers))

@@ -30,7 +30,14 @@ PARTITIONS_ANNOTATION = "flead.io/partitions"
 HASH_ANNOTATION = "flead.io/spec-hash"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "flead-operator"
-_STATUS_KEYS = ("observedGeneration", "partition", "partitionGroup", "trainer", "conditions")
+_STATUS_KEYS = (
+    "observedGeneration",
+    "partition",
+    "partitionGroup",
+    "trainer",
+    "conditions",
+    "anomalies",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class TrainerRecord:
     group: str
     spec_hash: str
     available: bool
+    failed: bool
     message: str
     deleting: bool
 
@@ -79,12 +87,14 @@ def device_record(body: Mapping[str, Any]) -> DeviceRecord:
 
 
 def trainer_record(body: Mapping[str, Any]) -> TrainerRecord:
-    """Build the index value of a trainer Deployment: available only once the current spec is served."""
+    """Build the index value of a trainer Deployment: available only once the current spec is served;
+    failed when its Progressing condition is False (e.g. ProgressDeadlineExceeded)."""
     meta = body.get("metadata", {})
     spec = body.get("spec", {}) or {}
     status = body.get("status", {}) or {}
     conditions = {c.get("type"): c for c in status.get("conditions", []) or []}
     available = conditions.get("Available", {})
+    progressing = conditions.get("Progressing", {})
     wanted = int(spec.get("replicas", 1) or 0)
     rolled_out = (
         int(status.get("observedGeneration", 0) or 0) >= int(meta.get("generation", 0) or 0)
@@ -92,11 +102,11 @@ def trainer_record(body: Mapping[str, Any]) -> TrainerRecord:
         and int(status.get("readyReplicas", 0) or 0) >= wanted
     )
     is_available = available.get("status") == "True" and rolled_out and wanted > 0
+    failed = progressing.get("status") == "False"  # e.g. ProgressDeadlineExceeded
     if is_available:
         message = "trainer Deployment is available"
-    elif not rolled_out:
-        ready = int(status.get("readyReplicas", 0) or 0)
-        message = f"trainer Deployment rolling out ({ready}/{wanted} pods ready)"
+    elif failed:
+        message = progressing.get("message") or "trainer Deployment failed to progress"
     else:
         message = available.get("message") or "trainer Deployment is not available"
     return TrainerRecord(
@@ -105,6 +115,7 @@ def trainer_record(body: Mapping[str, Any]) -> TrainerRecord:
         group=(meta.get("labels") or {}).get(GROUP_LABEL, ""),
         spec_hash=(meta.get("annotations") or {}).get(HASH_ANNOTATION, ""),
         available=is_available,
+        failed=failed,
         message=message,
         deleting=meta.get("deletionTimestamp") is not None,
     )

@@ -87,6 +87,14 @@ class OperatorSettings(BaseSettings):
         default=30.0, gt=0, description="timeout of one API request"
     )
 
+    # Device figures (status.anomalies / status.lastSeen) from the trainers' metrics
+    prometheus_url: str = Field(
+        default="", description="Prometheus that scrapes the trainers; empty = figures off"
+    )
+    stats_seconds: float = Field(
+        default=60.0, ge=5.0, description="poll interval of the device figures"
+    )
+
     # Observability
     metrics_port: int = Field(
         default=9102, ge=0, le=65535, description="port of /metrics (0 = off)"

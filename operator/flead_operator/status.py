@@ -40,14 +40,14 @@ def _verdicts(assignment: Assignment, trainer: TrainerRecord | None) -> dict[str
         return {"Assigned": off, "Training": off, "Ready": off}
     where = f"partition {assignment.partition} in group {assignment.group}"
     assigned = Verdict("True", "GroupAssigned", assignment.message or where)
-    if trainer is None:
-        waiting = Verdict(
-            "False", "TrainerPending", f"waiting for {assignment.trainer} to roll out"
-        )
-        return {"Assigned": assigned, "Training": waiting, "Ready": waiting}
-    if not trainer.available:
+    if trainer is not None and trainer.failed:
         down = Verdict("False", "TrainerUnavailable", f"{trainer.name}: {trainer.message}")
         return {"Assigned": assigned, "Training": down, "Ready": down}
+    if trainer is None or not trainer.available:
+        # One constant message from apply to availability: a roll-out costs no extra writes.
+        message = f"waiting for {assignment.trainer} to become available"
+        waiting = Verdict("False", "TrainerPending", message)
+        return {"Assigned": assigned, "Training": waiting, "Ready": waiting}
     training = Verdict("True", "TrainerAvailable", f"{trainer.name} consumes {where}")
     ready = Verdict("True", "Ready", f"trained by {trainer.name}")
     return {"Assigned": assigned, "Training": training, "Ready": ready}

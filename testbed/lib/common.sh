@@ -1,9 +1,10 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by the testbed scripts: paths, versions, logging, timing, waits.
 # Sourced, never executed.
 
 TESTBED_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_DIR="$(cd "$TESTBED_DIR/.." && pwd)"
-# shellcheck source=../versions.env
+# shellcheck source=/dev/null
 . "$TESTBED_DIR/versions.env"
 
 CACHE="${TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flead/testbed}"
@@ -33,6 +34,8 @@ KAFKA_DIR="$CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION-log4j-$LOG4J_VERSION
 CRDS_DIR="$CACHE/prometheus-operator-crds-v$PROMETHEUS_OPERATOR_VERSION"
 
 export PATH="$CACHE_BIN:$PATH"
+# Go from the official tarball is often not on a non-interactive PATH.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then PATH="$PATH:/usr/local/go/bin"; fi
 
 if [[ -t 1 ]]; then _B=$'\e[1m' _R=$'\e[31m' _G=$'\e[32m' _Y=$'\e[33m' _N=$'\e[0m'; else _B='' _R='' _G='' _Y='' _N=''; fi
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Start and health-check functions for each test bed component. Sourced after
 # common.sh. Every process is started by `daemon` (pid file + log file) and
 # stopped by that pid only.
@@ -22,8 +23,6 @@ ALL_PORTS=(
   "$CONTROLLER_MANAGER_PORT:kube-controller-manager" "$SCHEDULER_PORT:kube-scheduler"
   "$KWOK_PORT:kwok" "$PROMETHEUS_PORT:prometheus"
 )
-# Processes in stop order (reverse of dependencies).
-PROCESSES=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus ferretdb kafka)
 
 PKI="$STATE/pki"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
@@ -174,8 +173,10 @@ healthy_prometheus() { pid_alive prometheus && http_ok "http://127.0.0.1:$PROMET
 
 # ---------------------------------------------------------------- Kubernetes PKI
 # gen_ca NAME CN: a self-signed certificate authority.
+gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
 gen_ca() {
-  openssl genrsa -out "$PKI/$1.key" 2048 2>/dev/null
+  gen_key "$PKI/$1.key"
   openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 365 -sha256 \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
     -out "$PKI/$1.crt" 2>/dev/null
@@ -184,11 +185,11 @@ gen_ca() {
 # gen_cert NAME SUBJECT [SAN] [CA]: key + certificate signed by CA (default: the bed's CA).
 gen_cert() {
   local name="$1" subj="$2" san="${3:-}" ca="${4:-ca}" ext="$PKI/$1.ext"
-  openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+  gen_key "$PKI/$name.key"
   openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
   {
     echo "basicConstraints=CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "keyUsage=critical,digitalSignature"
     if [[ -n "$san" ]]; then
       echo "extendedKeyUsage=serverAuth,clientAuth"
       echo "subjectAltName=$san"
@@ -238,8 +239,8 @@ make_pki() {
       gen_cert controller-manager "/CN=system:kube-controller-manager" &&
       gen_cert scheduler "/CN=system:kube-scheduler" &&
       gen_cert kwok "/O=system:masters/CN=kwok-controller" &&
-      openssl genrsa -out "$PKI/sa.key" 2048 &&
-      openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
+      gen_key "$PKI/sa.key" &&
+      openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
   } >"$log" 2>&1 || fail kubernetes "openssl (see testbed/lib/components.sh make_pki)" "$log" "cannot make certificates"
   chmod 600 "$PKI"/*.key
   write_kubeconfig "$KUBECONFIG_ADMIN" flead-admin admin
@@ -322,9 +323,10 @@ healthy_kwok() { pid_alive kwok && http_ok "http://127.0.0.1:$KWOK_PORT/healthz"
 kubectl_admin() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout=10s "$@"; }
 
 ready_node_count() {
-  kubectl_admin get nodes -l type=kwok \
-    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
-    grep -c '^True$'
+  local out
+  out="$(kubectl_admin get nodes -l type=kwok \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null)" || true
+  grep -c '^True$' <<<"$out" || true
 }
 
 nodes_ready() { (($(ready_node_count) >= FAKE_NODES)); }

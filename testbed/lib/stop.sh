@@ -55,3 +55,13 @@ any_alive() {
   done
   return 1
 }
+
+# clean_state STATE_DIR: remove the bed's own files; other tools may keep
+# theirs in the same folder (e.g. scripts/stack.sh uses .testbed/stack).
+clean_state() {
+  local state="$1" entry
+  for entry in env fingerprint borrowed kubeconfig etcd ferretdb kafka logs pids pki prometheus timings; do
+    rm -rf "${state:?}/$entry"
+  done
+  rmdir "$state" 2>/dev/null || true
+}

@@ -59,6 +59,12 @@ def ensure_testbed() -> dict[str, str]:
     if not _bed_healthy():
         if os.environ.get("FLEAD_TESTBED_AUTO_UP", "1") == "0":
             pytest.fail("test bed is not up and FLEAD_TESTBED_AUTO_UP=0: run `make testbed`")
+        # A first build takes half an hour: not inside a test's timeout.
+        built = subprocess.run(
+            [str(TESTBED / "build.sh"), "--check"], capture_output=True, text=True, check=False
+        )
+        if built.returncode != 0:
+            pytest.fail(f"test bed {built.stdout.strip()}: run `make testbed` once (builds it)")
         # Output goes straight to the terminal/CI log: builds can take long.
         proc = subprocess.run([str(TESTBED / "up.sh")], check=False, timeout=5400)
         if proc.returncode != 0:
@@ -150,7 +156,9 @@ def k8s_namespace(read_testbed_env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def mint_sa_kubeconfig(read_testbed_env: dict[str, str], tmp_path: Path) -> Callable[[str, str], Path]:
+def mint_sa_kubeconfig(
+    read_testbed_env: dict[str, str], tmp_path: Path
+) -> Callable[[str, str], Path]:
     """``mint(namespace, service_account)`` -> path of a kubeconfig that acts as that SA."""
 
     def mint(namespace: str, service_account: str) -> Path:

@@ -24,7 +24,7 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 class RollbackRequest(BaseModel):
     """Which registry version to make current again (published as a new version)."""
 
-    version: int = Field(..., ge=0, description="an existing version")
+    version: int = Field(..., ge=0, le=2**53, description="an existing version")
 
 
 def _writer(request: Request, credentials: Credentials) -> None:

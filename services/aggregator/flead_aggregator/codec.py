@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from flead.wire import WireError, decode_arrays, encode_arrays
 from pydantic import BaseModel, Field, ValidationError
 
 from flead.federation import UpdateRejected
+from flead.wire import WireError, decode_arrays, encode_arrays
 
 __all__ = [
     "BINARY",
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 BINARY = "application/octet-stream"
+MAX_INT = 2**53  # larger integers do not round-trip through JSON clients or BSON int64 safely
 
 
 class LocalUpdateJSON(BaseModel):
@@ -34,8 +35,10 @@ class LocalUpdateJSON(BaseModel):
         None, description="idempotency key (or the Idempotency-Key header)"
     )
     device: str = Field(..., min_length=1, max_length=256, description="device id")
-    samples: int = Field(..., description="samples the update was trained on, >= 1")
-    base_version: int = Field(..., description="global version the device started from")
+    samples: int = Field(..., le=MAX_INT, description="samples the update was trained on, >= 1")
+    base_version: int = Field(
+        ..., ge=0, le=MAX_INT, description="global version the device started from"
+    )
     weights: list[Any] = Field(..., description="one nested list per array of the shared model")
     loss: float | None = Field(None, description="the device's recent mean loss (optional)")
 
@@ -52,6 +55,14 @@ class ParsedUpdate:
     loss: float | None = None
 
 
+def _utf8(value: str, field: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UpdateRejected(field, field, "not valid UTF-8 text") from exc
+    return value
+
+
 def _update_id(key: str | None, fallback: object) -> str:
     uid = key if key else fallback
     if not isinstance(uid, str) or not uid.strip():
@@ -60,13 +71,13 @@ def _update_id(key: str | None, fallback: object) -> str:
         )
     if len(uid) > 200:
         raise UpdateRejected("update_id", "Idempotency-Key", "longer than 200 characters")
-    return uid
+    return _utf8(uid, "update_id")
 
 
 def _int(meta: Mapping[str, Any], name: str) -> int:
     value = meta.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UpdateRejected(name, name, f"{name} must be an integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise UpdateRejected(name, name, f"{name} must be an integer in 0..2^53, got {value!r}")
     return value
 
 
@@ -85,11 +96,11 @@ def parse_binary(body: bytes, key: str | None) -> ParsedUpdate:
     except WireError as exc:
         raise UpdateRejected("format", "body", str(exc)) from exc
     device = meta.get("device")
-    if not isinstance(device, str) or not device:
-        raise UpdateRejected("device", "device", "metadata must name the device (a string)")
+    if not isinstance(device, str) or not device or len(device) > 256:
+        raise UpdateRejected("device", "device", "metadata must name the device (1-256 chars)")
     return ParsedUpdate(
         update_id=_update_id(key, meta.get("update_id")),
-        device=device,
+        device=_utf8(device, "device"),
         samples=_int(meta, "samples"),
         base_version=_int(meta, "base_version"),
         weights=list(arrays),
@@ -116,7 +127,7 @@ def parse_json(body: bytes, key: str | None) -> ParsedUpdate:
             ) from exc
     return ParsedUpdate(
         update_id=_update_id(key, doc.update_id),
-        device=doc.device,
+        device=_utf8(doc.device, "device"),
         samples=doc.samples,
         base_version=doc.base_version,
         weights=arrays,

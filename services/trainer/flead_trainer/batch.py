@@ -18,6 +18,7 @@ __all__ = [
     "anomaly_docs",
     "decode_batch",
     "first_offsets",
+    "merge_results",
     "next_offsets",
     "result_docs",
 ]
@@ -146,6 +147,17 @@ def anomaly_docs(
         }
         for i in np.flatnonzero(anomaly)
     ]
+
+
+def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One partition's consecutive batch documents as one, keyed by the first batch's key."""
+    if not docs:
+        raise ValueError("nothing to merge")
+    out = dict(docs[0])
+    for name in ("offsets", "devices", "times", "scores", "thresholds", "anomalies"):
+        out[name] = [x for d in docs for x in d[name]]
+    out["model_version"] = docs[-1]["model_version"]
+    return out
 
 
 def first_offsets(records: Sequence[Raw]) -> dict[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from flead_trainer.batch import (
     anomaly_docs,
     decode_batch,
     first_offsets,
+    merge_results,
     next_offsets,
     result_docs,
 )
@@ -50,6 +52,7 @@ class Trainer:
         self.bank = bank or DeviceBank(s.features, seed=s.trainer_seed)
         self.cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
         self.owner: dict[str, int] = {}  # device -> partition it was last seen on
+        self.joined: dict[str, int] = {}  # device -> global version when it joined
         self.version = 0
         self.next_model_poll = 0.0
         self.backoff_until = 0.0
@@ -58,6 +61,7 @@ class Trainer:
         self.next_prune = time.monotonic() + s.trainer_prune_seconds
         self.next_checkpoint = time.monotonic() + s.trainer_checkpoint_seconds
         self.uncommitted: dict[int, int] = {}  # partition -> next offset not yet checkpointed
+        self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
 
     def start(self) -> None:
         """Restore checkpointed devices, assign the partitions at their resume offsets."""
@@ -70,9 +74,6 @@ class Trainer:
             self.version = max(self.version, cp.global_version)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
-        )
-        self.store.discard_results(
-            self.topic, {tp.partition: max(0, tp.offset) for tp in positions}
         )
         self.consumer.assign(positions)
         m.DEVICES.set(len(self.owner))
@@ -96,6 +97,8 @@ class Trainer:
             records.append(Raw(msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value()))
         if records:
             self._process(records)
+        if time.monotonic() >= self.next_checkpoint:
+            self.checkpoint()
         self._federate()
         return len(records)
 
@@ -115,21 +118,20 @@ class Trainer:
         flagged = anomaly_docs(d, score, threshold, anomaly, self.version)
         publish_anomalies(self.producer, self.s.anomalies_topic, flagged)
         started = time.perf_counter()
-        self.store.write_results(
-            result_docs(
-                self.topic, d, first_offsets(records), score, threshold, anomaly, self.version
-            )
-        )
+        for doc in result_docs(
+            self.topic, d, first_offsets(records), score, threshold, anomaly, self.version
+        ):
+            self.results.setdefault(doc["partition"], []).append(doc)
         self.store.write_anomalies(flagged)
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
+            if device not in self.owner:
+                self.joined[str(device)] = self.version
             self.owner[str(device)] = int(p)
         self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)
         self.batches += 1
-        if time.monotonic() >= self.next_checkpoint:
-            self.checkpoint()
 
     def checkpoint(self) -> None:
         """Make the state durable, then commit: devices + next offset per touched partition."""
@@ -138,6 +140,8 @@ class Trainer:
             return
         started = time.perf_counter()
         self.producer.flush(30)  # dead letters and anomalies before the offsets move
+        self.store.write_results([merge_results(docs) for docs in self.results.values()])
+        self.results.clear()
         offsets = dict(self.uncommitted)
         self._checkpoint(set(offsets), offsets)
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
@@ -183,6 +187,9 @@ class Trainer:
         if now >= self.backoff_until:
             for device in self.cadence.due(now):
                 update = self.bank.local_update(device)
+                # a device that joined after an adoption started from that version
+                base = max(update.base_version, self.joined.get(device, 0))
+                update = replace(update, base_version=base)
                 if update.samples < 1:
                     self.cadence.sent(device, now)
                     continue

@@ -8,17 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import MongoClient
+from pymongo import DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
-__all__ = ["Checkpoint", "TrainerStore", "anomaly_id", "checkpoint_id"]
-
-
-def checkpoint_id(topic: str, partition: int, next_offset: int) -> str:
-    """Checkpoints belong to a partition of the topic, not to a trainer: regrouping keeps them."""
-    return f"{topic}:{partition}:{next_offset}"
+__all__ = ["Checkpoint", "TrainerStore", "anomaly_id"]
 
 
 def anomaly_id(device: str, time: float) -> str:
@@ -59,11 +54,12 @@ def _insert_ignoring(coll: Collection[dict[str, Any]], docs: Sequence[dict[str, 
 
 
 class TrainerStore:
-    """Collections `checkpoints`, `results` and `anomalies`; every write is insert-only and idempotent.
+    """Collections `checkpoints.<topic>.<partition>`, `results` and `anomalies`; insert-only writes.
 
-    A checkpoint is one document per (partition, next offset); the newest per partition wins and
-    older ones are pruned now and then. Insert-only keeps FerretDB fast (its replace of large
-    binary documents is slow) and each checkpoint atomic without transactions.
+    A checkpoint is one document (_id = next offset) in its partition's own small collection; the
+    newest wins and older ones are pruned now and then. Insert-only keeps FerretDB fast (it
+    scans collections and replaces large binary documents slowly) and each checkpoint atomic
+    without transactions.
     """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
@@ -76,63 +72,42 @@ class TrainerStore:
         self.anomalies = self.db["anomalies"]
         self.latest: dict[int, int] = {}
 
+    def _ckpt(self, topic: str, partition: int) -> Collection[dict[str, Any]]:
+        return self.db[f"checkpoints.{topic}.{partition}"]
+
     def load(self, topic: str, partitions: Sequence[int]) -> dict[int, Checkpoint]:
         """The newest checkpoint of each of these partitions that has one."""
-        heads = self.checkpoints.find(
-            {"topic": topic, "partition": {"$in": list(partitions)}},
-            {"partition": 1, "next_offset": 1},
-        )
-        newest: dict[int, int] = {}
-        for doc in heads:
-            p = int(doc["partition"])
-            newest[p] = max(newest.get(p, -1), int(doc["next_offset"]))
-        ids = [checkpoint_id(topic, p, o) for p, o in newest.items()]
         out = {}
-        for doc in self.checkpoints.find({"_id": {"$in": ids}}) if ids else []:
+        for p in partitions:
+            doc = self._ckpt(topic, p).find_one({}, sort=[("_id", DESCENDING)])
+            if doc is None:
+                continue
             states = {str(e["device"]): bytes(e["state"]) for e in doc.get("devices", [])}
-            p = int(doc["partition"])
-            out[p] = Checkpoint(
-                p, int(doc["next_offset"]), states, int(doc.get("global_version", 0))
-            )
-        self.latest.update(newest)
+            out[p] = Checkpoint(p, int(doc["_id"]), states, int(doc.get("global_version", 0)))
+            self.latest[p] = int(doc["_id"])
         return out
 
     def save(self, topic: str, checkpoints: Iterable[Checkpoint]) -> None:
         """One new document per partition: states and next offset together (atomic per partition)."""
-        checkpoints = list(checkpoints)
-        docs: list[dict[str, Any]] = [
-            {
-                "_id": checkpoint_id(topic, c.partition, c.next_offset),
+        for c in checkpoints:
+            doc = {
+                "_id": c.next_offset,
                 "topic": topic,
                 "partition": c.partition,
-                "next_offset": c.next_offset,
                 "global_version": c.global_version,
                 "devices": [{"device": d, "state": Binary(s)} for d, s in sorted(c.states.items())],
                 "updated_at": time.time(),
             }
-            for c in checkpoints
-        ]
-        if docs:
-            _insert_replacing(self.checkpoints, docs)
-            for c in checkpoints:
-                self.latest[c.partition] = c.next_offset
+            _insert_replacing(self._ckpt(topic, c.partition), [doc])
+            self.latest[c.partition] = c.next_offset
 
     def prune(self, topic: str) -> None:
         """Delete checkpoints older than the newest of their partition."""
         for p, newest in self.latest.items():
-            self.checkpoints.delete_many(
-                {"topic": topic, "partition": p, "next_offset": {"$lt": newest}}
-            )
-
-    def discard_results(self, topic: str, starts: dict[int, int]) -> None:
-        """Delete results at or after each partition's resume offset: the replay rewrites them."""
-        for p, offset in starts.items():
-            self.results.delete_many(
-                {"topic": topic, "partition": p, "first_offset": {"$gte": offset}}
-            )
+            self._ckpt(topic, p).delete_many({"_id": {"$lt": newest}})
 
     def write_results(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Insert per-partition result documents; a replayed batch replaces its own document."""
+        """Insert per-partition result documents; a replayed interval replaces its own document."""
         if docs:
             _insert_replacing(self.results, docs)
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "HST_QUANTILE",
-    "HstResult",
-    "causal_minmax",
-    "causal_threshold",
-    "hst_scores",
-    "river_hst",
-]
+from flead.evaluation.scaling import causal_minmax, prefix_minmax
+
+__all__ = ["HST_QUANTILE", "HstJob", "HstResult", "causal_threshold", "hst_scores", "river_hst"]
 
 HST_QUANTILE = 0.99  # alarm when the score exceeds this quantile of the device's past scores
 MIN_ROWS_PER_WORKER = 20_000
@@ -31,44 +27,7 @@ class HstResult:
     score: np.ndarray
     threshold: np.ndarray
     anomaly: np.ndarray
-
-
-def causal_minmax(values: np.ndarray) -> np.ndarray:
-    """One device's rows min-max scaled by the running min/max up to each row; gaps filled forward.
-
-    A missing value repeats the device's last scaled value of that channel (0.5 before any),
-    the way River's `PreviousImputer` would; a constant channel scales to 0.5.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    lo = np.fmin.accumulate(x, axis=0)
-    hi = np.fmax.accumulate(x, axis=0)
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scaled = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 0.5)
-    missing = np.isnan(x)
-    idx = np.where(~missing, np.arange(len(x))[:, None], -1)
-    idx = np.maximum.accumulate(idx, axis=0)
-    filled = np.take_along_axis(scaled, np.maximum(idx, 0), axis=0)
-    return np.where(idx >= 0, filled, 0.5)
-
-
-def prefix_minmax(values: np.ndarray, prefix: int) -> np.ndarray:
-    """One device's rows scaled by the min/max of its first `prefix` rows (fixed "known ranges").
-
-    Later values may fall outside [0, 1]; HalfSpaceTrees then walks them to its outermost
-    leaves. Gaps are filled forward as in `causal_minmax`.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    head = x[: max(prefix, 1)]
-    with np.errstate(invalid="ignore"):
-        lo, hi = np.nanmin(head, axis=0), np.nanmax(head, axis=0)
-    lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = (x - lo) / span
-    missing = np.isnan(x)
-    idx = np.maximum.accumulate(np.where(~missing, np.arange(len(x))[:, None], -1), axis=0)
-    filled = np.take_along_axis(scaled, np.maximum(idx, 0), axis=0)
-    return np.where(idx >= 0, filled, 0.5)
+    seconds: float = 0.0  # wall time from the start of the job to its last device
 
 
 def causal_threshold(
@@ -102,6 +61,86 @@ def _device_job(values: np.ndarray, seed: int, prefix: float | None) -> np.ndarr
     return hst_scores(prefix_minmax(values, int(np.ceil(prefix * len(values)))), seed)
 
 
+@dataclass(frozen=True)
+class _Report:
+    """Done-callback of one device's future: report its rows to `progress`."""
+
+    progress: Callable[[int], None]
+    rows: int
+
+    def __call__(self, _future: Future[np.ndarray]) -> None:
+        self.progress(self.rows)
+
+
+class HstJob:
+    """River HST per device, started at once in `workers` processes; `result()` collects it.
+
+    Starting the job before the FLEAD modes run lets the baseline use the other core meanwhile.
+    `progress` receives the number of rows of each device as it finishes (from a pool thread).
+    """
+
+    def __init__(
+        self,
+        device: np.ndarray,
+        values: np.ndarray,
+        seed: int = 0,
+        workers: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        ranges_from: float | None = None,
+    ) -> None:
+        try:
+            import river  # noqa: F401
+        except ImportError as exc:
+            raise ValueError("mode river_hst needs River: pip install river==0.22.0") from exc
+        self.started = self.finished = time.perf_counter()
+        ids = np.asarray(device).astype(str)
+        self.n = len(ids)
+        self.groups = [np.flatnonzero(ids == d) for d in np.unique(ids)]
+        self.values, self.seed, self.ranges_from, self.progress = (
+            values,
+            seed,
+            ranges_from,
+            progress,
+        )
+        # a worker process costs ~1 s to start: only worth it for tens of thousands of rows each
+        useful = -(-self.n // MIN_ROWS_PER_WORKER)
+        self.workers = max(1, min(workers or os.cpu_count() or 1, len(self.groups), useful))
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future[np.ndarray]] = []
+        if self.workers > 1:
+            ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            for rows in self.groups:
+                future = self.pool.submit(_device_job, values[rows], seed, ranges_from)
+                future.add_done_callback(self._done)
+                if progress:
+                    future.add_done_callback(_Report(progress, len(rows)))
+                self.futures.append(future)
+
+    def _done(self, _future: Future[np.ndarray]) -> None:
+        self.finished = max(self.finished, time.perf_counter())
+
+    def result(self) -> HstResult:
+        """Wait for every device; scores, causal thresholds and alarms per input row."""
+        score = np.zeros(self.n, dtype=np.float64)
+        threshold = np.full(self.n, np.inf)
+        for i, rows in enumerate(self.groups):
+            if self.pool is None:
+                s = _device_job(self.values[rows], self.seed, self.ranges_from)
+                self.finished = time.perf_counter()
+                if self.progress:
+                    self.progress(len(rows))
+            else:
+                s = self.futures[i].result()
+            score[rows], threshold[rows] = s, causal_threshold(s)
+        if self.pool is not None:
+            self.pool.shutdown()
+        return HstResult(
+            score.astype(np.float32), threshold.astype(np.float32), score > threshold,
+            self.finished - self.started,
+        )  # fmt: skip
+
+
 def river_hst(
     device: np.ndarray,
     values: np.ndarray,
@@ -110,38 +149,9 @@ def river_hst(
     progress: Callable[[int], None] | None = None,
     ranges_from: float | None = None,
 ) -> HstResult:
-    """HST per device over time-ordered rows, devices spread over `workers` processes.
+    """HST per device over time-ordered rows (see `HstJob`), run to completion.
 
     Features are min-max scaled by the running min/max (River's `MinMaxScaler` idiom) or, with
     `ranges_from`, by the min/max of that share of each device's first rows (its warm-up).
-    `progress` receives the number of rows of each device as it finishes.
     """
-    try:
-        import river  # noqa: F401
-    except ImportError as exc:
-        raise ValueError("mode river_hst needs River: pip install river==0.22.0") from exc
-    ids = np.asarray(device).astype(str)
-    groups = [np.flatnonzero(ids == d) for d in np.unique(ids)]
-    score = np.zeros(len(ids), dtype=np.float64)
-    threshold = np.full(len(ids), np.inf)
-    # a worker process costs ~1 s to start: only worth it for tens of thousands of rows each
-    useful = -(-len(ids) // MIN_ROWS_PER_WORKER)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(groups), useful))
-
-    def done(rows: np.ndarray, s: np.ndarray) -> None:
-        score[rows], threshold[rows] = s, causal_threshold(s)
-        if progress:
-            progress(len(rows))
-
-    if workers == 1:
-        for rows in groups:
-            done(rows, _device_job(values[rows], seed, ranges_from))
-    else:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = {
-                pool.submit(_device_job, values[rows], seed, ranges_from): rows for rows in groups
-            }
-            for future in as_completed(futures):
-                done(futures[future], future.result())
-    return HstResult(score.astype(np.float32), threshold.astype(np.float32), score > threshold)
+    return HstJob(device, values, seed, workers, progress, ranges_from).result()

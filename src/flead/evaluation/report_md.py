@@ -105,9 +105,11 @@ def render_markdown(metrics: Mapping[str, Any], plots: Sequence[str]) -> str:
     lines += ["## Quality per mode", "", *_modes_table(modes)]
     lines += ["## Per fault type", "", *_fault_table(modes)]
     lines += ["## Federation", ""]
-    lines += _table(["mode", "rounds", "bytes sent", "bytes / round", "s / round", "aggregation s / round"],
+    lines += _table(["mode", "rounds", "bytes sent", "bytes / round", "s / round",
+                     "aggregation s / round", "rounds to 95% of centralized AUC-PR"],
                     [[m, v["rounds"], v["bytes_sent"], v["bytes_per_round"], v["seconds_per_round"],
-                      v["aggregate_seconds_per_round"]] for m, v in fed.get("by_mode", {}).items()])  # fmt: skip
+                      v["aggregate_seconds_per_round"], v.get("rounds_to_95pct_centralized")]
+                     for m, v in fed.get("by_mode", {}).items()])  # fmt: skip
     lines += [
         f"Engine throughput (FLEAD modes): {fmt(metrics['throughput_rows_per_s'])} rows/s.",
         "",

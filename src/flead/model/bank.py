@@ -11,10 +11,9 @@ from flead.model import network as nn
 from flead.model import normalize as nz
 from flead.model import online as ol
 from flead.model.config import LocalUpdate, ModelConfig, StepResult
-from flead.model.features import (
-    TIME_FEATURES,
-)
+from flead.model.features import TIME_FEATURES
 from flead.model.state import BankState
+from flead.model.stats import update_stats
 
 __all__ = ["DeviceBank"]
 
@@ -77,6 +76,12 @@ class DeviceBank:
             loss=float(st.arrays["loss"][slot]),
         )
 
+    def global_weights(self) -> list[np.ndarray]:
+        """The shared part every device starts from: the adopted global model, else the init."""
+        st = self.state
+        source = st.global_ if st.global_ is not None else st.init[: st.n_shared]
+        return [a.copy() for a in source]
+
     def adopt_global(self, weights: Sequence[np.ndarray], version: int) -> None:
         """Set the shared part of every device (personal heads and statistics are kept)."""
         self.state.set_global([np.asarray(a, dtype=np.float32) for a in weights])
@@ -103,7 +108,12 @@ class DeviceBank:
 
     # ---- the prequential step ---------------------------------------------------------
     def process(self, device: np.ndarray, time: np.ndarray, values: np.ndarray) -> StepResult:
-        """Score every row with the state before this batch, then learn from the normal rows."""
+        """Score every row with the state before this batch, then learn from the batch.
+
+        Rows of one device must come in time order (rows of different devices may
+        interleave). The network learns from every row with a robust (Huber) loss; the
+        statistics that define "normal" learn only from rows that were not flagged.
+        """
         n = len(device)
         values = np.asarray(values, dtype=np.float32).reshape(n, len(self.features))
         if n == 0:
@@ -128,7 +138,7 @@ class DeviceBank:
         grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
         self._step(b.gslot, widx, params, grads, loss, count)
         resid = np.where(b.valid, s.y - s.yhat, 0.0)
-        ol.update_stats(b, a, cfg, resid, s.comp, s.qc, learn, self._decay)
+        update_stats(b, a, cfg, resid, s.comp, s.qc, s.rvar, learn, self._decay)
         result = StepResult(
             np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool),
             np.empty(n, np.int8), np.empty(n, np.int8),

@@ -14,10 +14,12 @@ class ModelConfig:
     """Network shape, optimiser, adaptation rates, score weights and threshold rule.
 
     The network forecasts each reading (normalised per device) from the previous observed
-    reading and the time of day. The score of a row is the largest of, over channels: the
-    squared standardised forecast residual, the squared level z / level_k**2, the surprise
-    of a run of identical values (stuck) and of a run of missing values. The threshold is
-    `threshold_factor` times the `quantile` of the device's recent scores of normal rows.
+    reading and the time of day. Per channel, four kinds of evidence are computed: the squared
+    forecast residual over the hour's residual variance, the squared level z / level_k**2
+    (weight 0 by default), the surprise of a run of identical values (stuck) and of a run of
+    gaps (missing). Each channel's largest evidence is divided by the device's recent
+    `quantile` of that channel's evidence; the row's score is the largest of these, and the
+    row is an anomaly when the score exceeds `threshold_factor` (after the warm-up).
     """
 
     hidden: tuple[int, ...] = (32, 16)
@@ -30,19 +32,22 @@ class ModelConfig:
     warmup: int = 500  # rows per device learned from but never flagged
     adapt: int = 2800  # rows (~1 day) during which the normaliser learns from flagged rows too
     norm_alpha: float = 0.0005  # per-row EMA rate of the input normaliser (~1 day memory)
-    winsor: float = 4.0  # normaliser updates clip values to mean +- winsor * sd
+    winsor: float = 4.0  # robust clip (in sd) of normaliser, residual-variance and loss updates
     resid_alpha: float = 0.005  # per-row EMA rate of the residual variance
     rate_alpha: float = 0.002  # per-row EMA rate of P(value repeats) and P(value missing)
     rate_all_alpha: float = 0.0005  # ... of P(repeat) over all rows of a channel
+    stuck_min_run: int = 2  # repeats in a row that are never evidence of a stuck sensor
     stuck_gate: float = 0.3  # runs scoring above gate * threshold do not teach P(repeat)
     cell_prior: float = 20.0  # trials until a time-of-day cell's P(repeat) counts half
+    fleet_edge: float = 0.05  # share of devices whose runs end at a value making it saturation
+    range_edges: bool = True  # repeats at the normal range's min/max are a plateau, not stuck
     sticky: float = 0.3  # P(repeat) above which repeats at the range's edge are not "stuck"
     level_k: float = 2.0
     level_weight: float = 0.0  # off: it cost AUC-PR on the synthetic data
     stuck_weight: float = 1.0
     missing_weight: float = 1.0
-    quantile: float = 0.99
-    threshold_factor: float = 5.0
+    quantile: float = 0.95
+    threshold_factor: float = 10.0
     threshold_halflife: float = 20000.0  # rows until an old score counts half in the histogram
     loss_alpha: float = 0.01
 

@@ -9,13 +9,11 @@ import numpy as np
 from flead.model import network as nn
 from flead.model import normalize as nz
 from flead.model import scoring as sc
-from flead.model import threshold as th
 from flead.model.config import ModelConfig
 from flead.model.features import group_rows, previous_observed, segmented_run, time_features
+from flead.model.state import HOURS
 
-__all__ = ["HOURS", "Batch", "forward", "prepare", "train", "update_stats"]
-
-HOURS = 24  # time-of-day bins of the repeat probability
+__all__ = ["HOURS", "Batch", "Scored", "fleet_edges", "forward", "prepare", "train"]
 
 
 @dataclass
@@ -70,6 +68,24 @@ def prepare(slots: np.ndarray, time: np.ndarray, values: np.ndarray, a: dict) ->
     )  # fmt: skip
 
 
+def fleet_edges(edges: np.ndarray, share: float) -> np.ndarray:
+    """[F] per channel the finished-run extreme most devices share (saturation), else NaN.
+
+    `edges` [D, F] holds each device's extreme of finished runs (+-inf when none); a value
+    counts when at least `share` of the devices with any finished run (and 3) report it.
+    """
+    out = np.full(edges.shape[1], np.nan, dtype=np.float32)
+    for c in range(edges.shape[1]):  # a handful of channels, not rows or devices
+        col = edges[:, c]
+        col = col[np.isfinite(col)]
+        if len(col) >= 3:
+            values, counts = np.unique(col, return_counts=True)
+            best = int(np.argmax(counts))
+            if counts[best] >= max(3, share * len(col)):
+                out[c] = values[best]
+    return out
+
+
 @dataclass
 class Scored:
     """What scoring a batch produced (sorted row order)."""
@@ -102,20 +118,34 @@ def forward(b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig) -> Sc
     yhat = cn + out[b.group, b.pos]
     resid = np.where(b.valid, y - yhat, 0.0)
     q = np.where(np.isfinite(quantum), quantum, 0.0)
-    rvar = np.maximum(a["rvar"][rslot], np.square(0.5 * q / sd))
+    # residual variance of the hour (light is calm at night, jumpy at dawn), shrunk towards the
+    # channel's overall variance while the hour has few readings
+    chan_hour = np.arange(f)[None, :] * HOURS + b.hour[:, None]
+    cell = rslot[:, None] * (f * HOURS) + chan_hour  # flat index of (slot, channel, hour)
+    n_h = a["n_rvar_h"].reshape(-1).take(cell)
+    rvar_h = a["rvar_h"].reshape(-1).take(cell)
+    rvar = (n_h * rvar_h + cfg.cell_prior * a["rvar"][rslot]) / (n_h + cfg.cell_prior)
+    rvar = np.maximum(rvar, np.square(0.5 * q / sd))
     # a time-of-day cell's rate, shrunk towards the channel's rate while it has few trials
-    cell = (rslot[:, None], np.arange(f)[None, :], b.hour[:, None])
-    n_cell = a["n_same"][cell]
-    p_same = (n_cell * a["p_same"][cell] + cfg.cell_prior * a["p_same_all"][rslot]) / (
-        n_cell + cfg.cell_prior
-    )
+    # towards the larger of the device's channel rate and the fleet's rate for that hour (a
+    # mote's first sunny day looks like its neighbours' saturated light, not like a failure)
+    n_all = a["n_same"].sum(axis=0)
+    fleet = (a["n_same"] * a["p_same"]).sum(axis=0) / np.maximum(n_all, 1)
+    prior = np.maximum(a["p_same_all"][rslot], fleet.reshape(-1).take(chan_hour))
+    n_cell = a["n_same"].reshape(-1).take(cell)
+    p_cell = a["p_same"].reshape(-1).take(cell)
+    p_same = (n_cell * p_cell + cfg.cell_prior * prior) / (n_cell + cfg.cell_prior)
     # repeating at the extreme of the channel's past (finished) runs is saturation, not stuck
     edge = (b.x == a["run_hi"][rslot]) | (b.x == a["run_lo"][rslot])
-    sticky = a["p_same_all"][rslot] >= cfg.sticky
-    edge |= sticky & ((b.x >= a["hi"][rslot]) | (b.x <= a["lo"][rslot]))
+    edge |= (b.x == fleet_edges(a["run_hi"], cfg.fleet_edge)) | (
+        b.x == fleet_edges(a["run_lo"], cfg.fleet_edge)
+    )
+    # ... and so is sitting at the extreme of the channel's normal range (a floor or a ceiling)
+    sticky = (a["p_same_all"][rslot] >= cfg.sticky) | cfg.range_edges
+    edge |= sticky & ((b.x == a["hi"][rslot]) | (b.x == a["lo"][rslot]))
     p_same = np.where(edge, 1.0, p_same)
     comp = sc.components(
-        resid, rvar, y, cfg.level_k, b.run_same, p_same, b.run_miss, a["p_miss"][rslot],
+        resid, rvar, y, cfg.level_k, np.maximum(b.run_same - cfg.stuck_min_run, 0), p_same, b.run_miss, a["p_miss"][rslot],
         b.valid, (1.0, cfg.level_weight, cfg.stuck_weight, cfg.missing_weight),
     )  # fmt: skip
     # each channel's evidence in units of its own recent q-quantile: a heavy-tailed channel
@@ -158,82 +188,3 @@ def train(
         for i, g in enumerate(global_):
             grads[i] += mu * (params[i] - g)
     return grads, loss, count
-
-
-def update_stats(
-    b: Batch, a: dict, cfg: ModelConfig, resid_y: np.ndarray, comp: np.ndarray,
-    qc: np.ndarray, learn: np.ndarray, decay: float,
-) -> None:  # fmt: skip
-    """Per-device statistics after the batch, learned from the `learn` (normal) rows."""
-    g, starts, x, valid = b.gslot, b.starts, b.x, b.valid
-    f = x.shape[1]
-    mean, var = a["mean"][g][b.group], a["var"][g][b.group]
-    bound = cfg.winsor * nz.scale(var, mean, a["quantum"][g][b.group])
-    # the normaliser learns from every row during its first `adapt` rows (no lock-in while it
-    # has not seen a whole day), from normal rows afterwards (a stuck value stays abnormal)
-    adapting = (b.seen < cfg.adapt)[:, None]
-    use = valid & (learn[:, None] | adapting)
-    bound = np.where(adapting, np.inf, bound)
-    xw = np.where(use, np.clip(x, mean - bound, mean + bound), 0.0).astype(np.float64)
-    kv = nz.group_sums(use.astype(np.float64), starts)
-    w = nz.ema_weight(kv, a["n_obs"][g], cfg.norm_alpha)
-    s1, s2 = nz.group_sums(xw, starts), nz.group_sums(xw * xw, starts)
-    a["mean"][g], a["var"][g] = nz.update_moments(a["mean"][g], a["var"][g], kv, s1, s2, w)
-    step = np.abs(x - b.carry)
-    step = np.where(valid & (step > 0), step, np.inf)
-    a["quantum"][g] = np.minimum(a["quantum"][g], np.minimum.reduceat(step, starts))
-    obs = valid & learn[:, None]
-    # residual variance: every row, winsorised (a noisier regime is learned, an outlier barely)
-    cap = cfg.winsor**2 * a["rvar"][g][b.group]
-    r2 = nz.group_sums(np.where(valid, np.minimum(resid_y * resid_y, cap), 0.0), starts)
-    w = nz.ema_weight(kv, a["n_obs"][g], cfg.resid_alpha)
-    k = kv
-    a["rvar"][g] = np.maximum(nz.update_rate(a["rvar"][g], k, r2, w), 1e-6)
-    a["n_obs"][g] += kv
-    # P(repeat | the previous reading repeated) per (channel, time-of-day bin): darkness and
-    # saturation persist, a healthy temperature rarely repeats twice. Normal rows whose run is
-    # not yet suspicious only: a stuck run never teaches it, even before it is flagged.
-    cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
-    calm = comp[2] < cfg.stuck_gate * cfg.threshold_factor * qc  # a suspicious run teaches nothing
-    plain = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
-    shape, size = a["p_same"].shape, a["p_same"].size
-    trials = np.bincount(cell[plain], minlength=size).reshape(shape)
-    hits = np.bincount(cell[plain & b.same], minlength=size).reshape(shape)
-    w = nz.ema_weight(trials, a["n_same"], cfg.rate_alpha)
-    a["p_same"] = np.clip(nz.update_rate(a["p_same"], trials, hits, w), 1e-3, 0.999)
-    a["n_same"] += trials
-    # ... and per channel over all normal rows (slowly): a channel that often sits still (light
-    # in the dark) is not called stuck at the edge of its range while its daily cells are young
-    every = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
-    k_all = nz.group_sums(every.astype(np.float64), starts)
-    w = nz.ema_weight(k_all, a["seen"][g][:, None], cfg.rate_all_alpha)
-    hits_all = nz.group_sums((every & b.same).astype(np.float64), starts)
-    a["p_same_all"][g] = np.clip(
-        nz.update_rate(a["p_same_all"][g], k_all, hits_all, w), 1e-3, 0.999
-    )
-    ended = valid & ~b.same & ~np.isnan(b.carry) & (b.run_prev >= 2)
-    a["run_hi"][g] = np.maximum(
-        a["run_hi"][g], np.maximum.reduceat(np.where(ended, b.carry, -np.inf), starts)
-    )
-    a["run_lo"][g] = np.minimum(
-        a["run_lo"][g], np.minimum.reduceat(np.where(ended, b.carry, np.inf), starts)
-    )
-    a["hi"][g] = np.maximum(a["hi"][g], np.fmax.reduceat(x, starts))
-    a["lo"][g] = np.minimum(a["lo"][g], np.fmin.reduceat(x, starts))
-    rows = nz.group_sums(np.ones(len(x)), starts)
-    kn = nz.group_sums(learn.astype(np.float64), starts)[:, None]
-    w = nz.ema_weight(kn, a["seen"][g][:, None], cfg.rate_alpha)
-    hits_m = nz.group_sums((~valid & learn[:, None]).astype(np.float64), starts)
-    a["p_miss"][g] = np.clip(nz.update_rate(a["p_miss"][g], kn, hits_m, w), 1e-4, 0.5)
-    counted = learn & calm.all(axis=1) & (b.seen >= cfg.warmup // 4)  # no stuck run either
-    cells = (b.group[counted, None] * f + np.arange(f)[None, :]).ravel()
-    hist = a["hist"][g].reshape(len(g) * f, -1)
-    hist = th.add_scores(hist, cells, comp.max(axis=0)[counted].ravel(), np.repeat(rows, f), decay)
-    a["hist"][g] = hist.reshape(len(g), f, -1)
-    a["qc"][g] = th.quantile(hist, cfg.quantile).reshape(len(g), f)
-    a["seen"][g] += rows.astype(np.int64)
-    a["samples"][g] += kn[:, 0].astype(np.int64)
-    ends = b.ends
-    a["last"][g] = np.where(valid[ends], x[ends], b.carry[ends])
-    a["run_same"][g] = b.run_same[ends]
-    a["run_miss"][g] = b.run_miss[ends]

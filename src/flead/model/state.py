@@ -12,7 +12,7 @@ from flead.model.config import ModelConfig
 from flead.model.threshold import BINS
 from flead.wire import WireError, decode_arrays, encode_arrays
 
-HOURS = 24  # time-of-day bins of the repeat probability (flead.model.online.HOURS)
+HOURS = 24  # time-of-day cells of the per-hour rates and residual variances
 
 __all__ = ["STATE_FORMAT", "BankState"]
 
@@ -27,6 +27,8 @@ def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
         "n_obs": ((f,), np.float64, 0.0),
         "quantum": ((f,), np.float64, np.inf),
         "rvar": ((f,), np.float64, 1.0),
+        "rvar_h": ((f, HOURS), np.float64, 1.0),
+        "n_rvar_h": ((f, HOURS), np.int64, 0),
         "p_same": ((f, HOURS), np.float64, 0.1),
         "n_same": ((f, HOURS), np.int64, 0),
         "p_same_all": ((f,), np.float64, 0.001),
@@ -91,8 +93,10 @@ class BankState:
         return slot
 
     def release(self, device: str) -> None:
-        """Drop a device (KeyError if unknown); its slot goes to the free list."""
-        self.free.append(self.slot.pop(device))
+        """Drop a device (KeyError if unknown); its slot is cleared and goes to the free list."""
+        slot = self.slot.pop(device)
+        self._reset(slot)
+        self.free.append(slot)
 
     def _reset(self, slot: int) -> None:
         for k, (_, _, fill) in self.layout.items():

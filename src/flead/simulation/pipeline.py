@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from flead.data.records import Readings, ReadStats
-from flead.evaluation.baselines import river_hst
-from flead.evaluation.plots import Timeline, plot_all
+from flead.evaluation.baselines import HstJob
+from flead.evaluation.plots import plot_all
 from flead.evaluation.report import build_metrics, write_report
 from flead.evaluation.scores import Truth, evaluate
 from flead.model import ModelConfig
+from flead.simulation.analysis import add_catch_up, catch_up, data_summary, timeline_of
 from flead.simulation.modes import FLEAD_MODES, MODES
 from flead.simulation.runner import ModeRun, Plan, run_mode
 from flead.simulation.source import Source, load, scored_mask
@@ -46,39 +44,6 @@ class Outcome:
     files: list[Path] = field(default_factory=list)
 
 
-def _data_summary(r: Readings, stats: ReadStats, scored: np.ndarray, src: Source) -> dict[str, Any]:
-    label = r.label if r.label is not None else np.zeros(len(r), np.int8)
-    fault = r.fault if r.fault is not None else np.where(label == 1, "anomaly", "")
-    kinds, counts = np.unique(fault[scored & (label == 1)].astype(str), return_counts=True)
-    return {
-        "rows_total": stats.rows_total, "rows_valid": stats.rows_valid,
-        "rows_rejected": dict(stats.rows_rejected), "devices": len(r.devices()),
-        "rows_scored": int(scored.sum()), "anomalous_rows": int((scored & (label == 1)).sum()),
-        "fault_rows": {str(k): int(c) for k, c in zip(kinds, counts, strict=True)},
-        "features": list(r.features), "source": src.describe(),
-        "days": float((r.time[-1] - r.time[0]) / 86400.0) if len(r) else 0.0,
-    }  # fmt: skip
-
-
-def _timeline(r: Readings, scored: np.ndarray, runs: dict[str, ModeRun]) -> Timeline | None:
-    """Three devices with the most distinct fault types, as seen by the most telling mode run."""
-    mode = next((m for m in ("personalized", "federated", "local", "centralized", "river_hst")
-                 if m in runs), None)  # fmt: skip
-    if mode is None or r.label is None or r.fault is None:
-        return None
-    labelled = scored & (r.label == 1)
-    rank = []
-    for dev in r.devices():
-        rows = labelled & (r.device == dev)
-        rank.append((-len(set(r.fault[rows].tolist())), -int(rows.sum()), dev))
-    devices = [d for _, _, d in sorted(rank)[:3]]
-    pick = scored & np.isin(r.device.astype(str), devices)
-    run = runs[mode]
-    return Timeline(mode, r.device[pick].astype(str), r.time[pick], run.score[pick],
-                    run.threshold[pick], run.anomaly[pick], r.label[pick], r.fault[pick].astype(str),
-                    devices)  # fmt: skip
-
-
 def run_simulation(
     s: Settings, track: Tracker | None = None, data: tuple[Readings, ReadStats] | None = None
 ) -> Outcome:
@@ -94,12 +59,17 @@ def run_simulation(
                      None if fault is None else fault[scored])  # fmt: skip
     config = ModelConfig()
     runs: dict[str, ModeRun] = {}
+    hst = None
+    if "river_hst" in s.modes:  # the baseline runs in worker processes while FLEAD modes run here
+        advance = track("river_hst", len(readings)) if track else None
+        hst = HstJob(readings.device, readings.values, s.seed, s.workers, advance)
     for mode in s.modes:
-        advance = track(mode, len(readings)) if track else None
         if mode in FLEAD_MODES:
+            advance = track(mode, len(readings)) if track else None
             runs[mode] = run_mode(mode, readings, config, s.seed, s.plan, advance)
-        else:
-            runs[mode] = _hst_run(readings, s, advance)
+    if hst is not None:
+        res = hst.result()
+        runs["river_hst"] = ModeRun("river_hst", res.score, res.threshold, res.anomaly, res.seconds)
     modes: dict[str, dict[str, Any]] = {}
     for mode, run in runs.items():
         evaluation = evaluate(truth, run.score[scored], run.anomaly[scored])
@@ -109,18 +79,13 @@ def run_simulation(
                 "round_seconds": s.plan.round_seconds, "round_rows": s.plan.round_rows,
                 "warmup_fraction": s.warmup_fraction, "model_config": str(config)}  # fmt: skip
     metrics = build_metrics(
-        _data_summary(readings, stats, scored, s.source), modes, rounds, run_info
+        data_summary(readings, stats, scored, s.source), modes, rounds, run_info
     )
+    add_catch_up(metrics, rounds, catch_up(readings, scored, s.plan, runs))
     outcome = Outcome(metrics)
     if s.out is not None:
         plots = plot_all(
-            s.out, metrics["modes"], metrics["rounds"], _timeline(readings, scored, runs)
+            s.out, metrics["modes"], metrics["rounds"], timeline_of(readings, scored, runs)
         )
         outcome.files = [*write_report(s.out, metrics, plots), *plots]
     return outcome
-
-
-def _hst_run(r: Readings, s: Settings, advance: Callable[[int], None] | None) -> ModeRun:
-    start = time.perf_counter()
-    res = river_hst(r.device, r.values, seed=s.seed, workers=s.workers, progress=advance)
-    return ModeRun("river_hst", res.score, res.threshold, res.anomaly, time.perf_counter() - start)

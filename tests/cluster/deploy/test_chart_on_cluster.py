@@ -8,6 +8,7 @@ import time
 
 import pytest
 import yaml
+from deploy.manifests import KUBE_VERSION
 
 from tests.unit.deploy.support import CHART, PRODUCTION_VALUES
 
@@ -30,8 +31,9 @@ NAMESPACED_KINDS = (
 def template(bed: Bed, namespace: str, *args: str) -> str:
     """`helm template` output (CRDs included) for release `t` in `namespace`."""
     return bed.helm(
-        "template", "t", str(CHART), "--namespace", namespace, "--include-crds", *args
-    ).stdout
+        "template", "t", str(CHART), "--namespace", namespace, "--include-crds",
+        "--kube-version", KUBE_VERSION, *args,
+    ).stdout  # fmt: skip
 
 
 def test_helm_lint(bed: Bed) -> None:
@@ -44,7 +46,7 @@ def test_helm_lint(bed: Bed) -> None:
 def test_default_values_pass_server_side_dry_run(bed: Bed, namespace: str) -> None:
     """Every object of the chart (producer and monitoring on) is accepted by the real API server."""
     rendered = template(bed, namespace, *ALL_ON)
-    result = bed.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=rendered)
+    result = bed.kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
     kinds = {d["kind"] for d in yaml.safe_load_all(rendered) if d}
     assert {"ServiceMonitor", "PodMonitor", "PrometheusRule", "CustomResourceDefinition"} <= kinds
     assert result.stdout.count("(server dry run)") == sum(
@@ -59,7 +61,7 @@ def test_production_values_pass_server_side_dry_run(bed: Bed, namespace: str) ->
     for ns in watched:
         bed.kubectl("create", "namespace", ns, check=False)
     rendered = template(bed, namespace, "-f", str(PRODUCTION_VALUES))
-    result = bed.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=rendered)
+    result = bed.kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
     assert (
         "role.rbac.authorization.k8s.io/t-flead-operator created (server dry run)" in result.stdout
     )

@@ -31,6 +31,7 @@ STACK = ROOT / "scripts" / "stack.sh"
 MAY_BE_ABSENT = {
     "flead_dead_letters_total": "labelled by reason: exists only after the first malformed reading",
     "flead_producer_delivery_errors_total": "exists only after a failed delivery, if labelled",
+    "flead_device_anomalies_total": "labelled by device: exists once a device has had an anomaly",
 }
 OPERATOR_REASON = "the local stack runs no operator (`make operator` against the bed does)"
 

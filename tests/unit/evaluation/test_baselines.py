@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from flead.evaluation.baselines import causal_minmax, causal_threshold, prefix_minmax, river_hst
+from flead.evaluation.baselines import causal_threshold, river_hst
+from flead.evaluation.scaling import causal_minmax, prefix_minmax
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,11 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from flead.evaluation.convergence import cumulative_auc_pr, rounds_to_reach
+from flead.evaluation.quality_table import main
 from flead.evaluation.report import build_metrics, federation_summary, write_report
 from flead.evaluation.targets import check_targets
 
@@ -70,3 +73,31 @@ def test_targets_verdicts_and_margins() -> None:
     assert verdict["local AUC-PR >= river_hst + 0.10"]["margin"] == pytest.approx(-0.05)
     assert verdict["local natural stuck recall >= 0.99"]["met"] is False
     assert verdict["local false alarms per device-day <= 2"]["margin"] == pytest.approx(-1.0)
+
+
+def test_rounds_to_reach_95pct_of_the_reference() -> None:
+    """The first round whose AUC-PR so far is within 95% of the reference's; None if never."""
+    label = np.array([0, 1, 0, 1, 0, 1])
+    good = np.array([0, 1, 0, 1, 0, 1], dtype=float)
+    curve = cumulative_auc_pr(label, good, [1, 2, 4, 6])
+    assert curve[0] is None
+    assert curve[1:] == [1.0, 1.0, 1.0]
+    assert rounds_to_reach([None, 0.5, 0.96], [0.9, 1.0, 1.0]) == 3
+    assert rounds_to_reach([0.1], [1.0]) is None
+
+
+def test_quality_table_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs' metrics.json: one Markdown row per mode (mean and range) and target verdicts."""
+    paths = []
+    for seed in (7, 8):
+        doc = _metrics()
+        doc["run"]["seed"] = seed
+        path = tmp_path / f"{seed}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    assert main(paths) == 0
+    text = capsys.readouterr().out
+    assert "seeds 7, 8" in text
+    assert "| personalized | 0.610 (0.610–0.610) |" in text
+    assert "| local AUC-PR >= river_hst + 0.10 | 0.600 | 0.300 | 0.300 | met |" in text
+    assert main([]) == 2

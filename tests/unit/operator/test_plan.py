@@ -89,14 +89,14 @@ def test_emptied_groups_are_deleted_and_others_kept() -> None:
 
 def test_orphan_trainers_are_deleted_when_no_device_is_left() -> None:
     """A labelled trainer in a namespace without devices is cleaned up."""
-    orphan = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", True, "", False)
+    orphan = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", True, False, "", False)
     plan = plan_namespace("lab", [], [orphan], S, NOW)
     assert plan.delete == ("flead-trainer-p0-3",)
 
 
 def test_a_trainer_being_deleted_is_neither_deleted_again_nor_applied() -> None:
     """deletionTimestamp set: wait for the DELETED event before re-creating."""
-    gone = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", False, "", True)
+    gone = TrainerRecord("flead-trainer-p0-3", "lab", "p0-3", "x", False, False, "", True)
     devices = [d for d in _devices() if effective_partition(d, 12) < 4]
     plan = plan_namespace("lab", devices, [gone], S, NOW)
     assert plan.delete == ()

@@ -29,7 +29,7 @@ def test_device_record_reads_spec_and_owned_status() -> None:
         {
             "metadata": {"name": "mote-7", "namespace": "lab", "generation": 4},
             "spec": {"deviceId": "7", "partition": 3, "partitionGroup": "lab", "paused": True},
-            "status": {"trainer": "t", "anomalies": 9},
+            "status": {"trainer": "t", "anomalies": 9, "lastSeen": "2026-01-01T00:00:00Z"},
         }
     )
     assert (record.device_id, record.partition, record.group, record.paused) == (
@@ -39,7 +39,7 @@ def test_device_record_reads_spec_and_owned_status() -> None:
         True,
     )
     assert record.generation == 4
-    assert record.status == {"trainer": "t"}
+    assert record.status == {"trainer": "t", "anomalies": 9}
 
 
 def test_trainer_available_only_when_current_generation_is_ready() -> None:
@@ -64,7 +64,12 @@ def test_trainer_available_only_when_current_generation_is_ready() -> None:
         )
     )
     assert not old.available
-    assert "rolling out" in old.message
+    assert not old.failed
+    stuck = trainer_record(
+        _deployment(conditions=[{"type": "Progressing", "status": "False", "message": "timed out"}])
+    )
+    assert stuck.failed
+    assert stuck.message == "timed out"
     fresh = trainer_record(_deployment())
     assert not fresh.available
     assert not fresh.deleting

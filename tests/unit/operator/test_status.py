@@ -14,9 +14,11 @@ DEVICE = DeviceRecord("mote-1", "lab", "1", None, None, False, 3)
 ASSIGNED = Assignment(5, group="p4-7", trainer="flead-trainer-p4-7")
 
 
-def _trainer(available: bool) -> TrainerRecord:
-    message = "ok" if available else "rolling out (0/1 pods ready)"
-    return TrainerRecord("flead-trainer-p4-7", "lab", "p4-7", "h", available, message, False)
+def _trainer(available: bool, failed: bool = False) -> TrainerRecord:
+    message = "ok" if available else "ReplicaSet has timed out progressing"
+    return TrainerRecord(
+        "flead-trainer-p4-7", "lab", "p4-7", "h", available, failed, message, False
+    )
 
 
 def _conditions(status: dict) -> dict[str, dict]:
@@ -28,9 +30,11 @@ def test_ready_only_when_the_trainer_is_available() -> None:
     pending = _conditions(desired_status(DEVICE, ASSIGNED, None, T0))
     assert pending["Assigned"]["status"] == "True"
     assert (pending["Ready"]["status"], pending["Ready"]["reason"]) == ("False", "TrainerPending")
-    down = _conditions(desired_status(DEVICE, ASSIGNED, _trainer(False), T0))
+    rolling = _conditions(desired_status(DEVICE, ASSIGNED, _trainer(False), T0))
+    assert rolling["Ready"] == pending["Ready"]  # no extra write while the trainer rolls out
+    down = _conditions(desired_status(DEVICE, ASSIGNED, _trainer(False, failed=True), T0))
     assert down["Training"]["reason"] == "TrainerUnavailable"
-    assert "rolling out" in down["Ready"]["message"]
+    assert "timed out progressing" in down["Ready"]["message"]
     up = desired_status(DEVICE, ASSIGNED, _trainer(True), T0)
     assert {c["type"]: c["status"] for c in up["conditions"]} == {
         "Assigned": "True",

@@ -11,6 +11,7 @@ from flead_trainer.batch import (
     anomaly_docs,
     decode_batch,
     first_offsets,
+    merge_results,
     next_offsets,
     result_docs,
 )
@@ -71,3 +72,17 @@ def test_result_docs_are_keyed_by_batch_start() -> None:
     assert anomaly_docs(d, score, threshold, anomaly, 4) == [
         {"device": "3", "time": 104.0, "score": 2.0, "threshold": 1.0, "model_version": 4}
     ]
+
+
+def test_merge_results_concatenates_in_order() -> None:
+    """Batches since the last checkpoint merge into one document keyed by the first batch."""
+    first = {"_id": "t:0:5", "partition": 0, "first_offset": 5, "model_version": 1}
+    second = {"_id": "t:0:7", "partition": 0, "first_offset": 7, "model_version": 2}
+    for doc, offsets in ((first, [5, 6]), (second, [7])):
+        doc |= {"offsets": offsets, "devices": ["1"] * len(offsets), "times": [0.0] * len(offsets)}
+        doc |= {"scores": [0.1] * len(offsets), "thresholds": [1.0] * len(offsets)}
+        doc |= {"anomalies": [False] * len(offsets)}
+    merged = merge_results([first, second])
+    assert merged["_id"] == "t:0:5"
+    assert merged["offsets"] == [5, 6, 7]
+    assert merged["model_version"] == 2

@@ -1,0 +1,106 @@
+"""Per-device statistics learned after each micro-batch (normaliser, residual scales, rates)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flead.model import normalize as nz
+from flead.model import threshold as th
+from flead.model.config import ModelConfig
+from flead.model.online import HOURS, Batch
+
+__all__ = ["update_stats"]
+
+
+def update_stats(
+    b: Batch, a: dict, cfg: ModelConfig, resid_y: np.ndarray, comp: np.ndarray,
+    qc: np.ndarray, rvar_used: np.ndarray, learn: np.ndarray, decay: float,
+) -> None:  # fmt: skip
+    """Per-device statistics after the batch, learned from the `learn` (normal) rows."""
+    g, starts, x, valid = b.gslot, b.starts, b.x, b.valid
+    f = x.shape[1]
+    mean, var = a["mean"][g][b.group], a["var"][g][b.group]
+    bound = cfg.winsor * nz.scale(var, mean, a["quantum"][g][b.group])
+    # the normaliser learns from every row during its first `adapt` rows (no lock-in while it
+    # has not seen a whole day), from normal rows afterwards (a stuck value stays abnormal)
+    adapting = (b.seen < cfg.adapt)[:, None]
+    use = valid & (learn[:, None] | adapting)
+    bound = np.where(adapting, np.inf, bound)
+    xw = np.where(use, np.clip(x, mean - bound, mean + bound), 0.0).astype(np.float64)
+    kv = nz.group_sums(use.astype(np.float64), starts)
+    w = nz.ema_weight(kv, a["n_obs"][g], cfg.norm_alpha)
+    s1, s2 = nz.group_sums(xw, starts), nz.group_sums(xw * xw, starts)
+    a["mean"][g], a["var"][g] = nz.update_moments(a["mean"][g], a["var"][g], kv, s1, s2, w)
+    step = np.abs(x - b.carry)
+    step = np.where(valid & (step > 0), step, np.inf)
+    a["quantum"][g] = np.minimum(a["quantum"][g], np.minimum.reduceat(step, starts))
+    obs = valid & learn[:, None]
+    # residual variance: every row, winsorised (a noisier regime is learned, an outlier barely)
+    cap = cfg.winsor**2 * a["rvar"][g][b.group]
+    rvar_row = rvar_used
+    r2 = nz.group_sums(np.where(valid, np.minimum(resid_y * resid_y, cap), 0.0), starts)
+    w = nz.ema_weight(kv, a["n_obs"][g], cfg.resid_alpha)
+    k = kv
+    a["rvar"][g] = np.maximum(nz.update_rate(a["rvar"][g], k, r2, w), 1e-6)
+    a["n_obs"][g] += kv
+    cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
+    shape, size = a["rvar_h"].shape, a["rvar_h"].size
+    k_h = np.bincount(cell[valid], minlength=size).reshape(shape)
+    r2_h = np.where(valid, np.minimum(resid_y * resid_y, cfg.winsor**2 * rvar_row), 0.0)
+    s_h = np.bincount(cell[valid], weights=r2_h[valid], minlength=size).reshape(shape)
+    w = nz.ema_weight(k_h, a["n_rvar_h"], cfg.resid_alpha)
+    a["rvar_h"] = np.maximum(nz.update_rate(a["rvar_h"], k_h, s_h, w), 1e-6)
+    a["n_rvar_h"] += k_h
+    # P(repeat | the previous reading repeated) per (channel, time-of-day bin): darkness and
+    # saturation persist, a healthy temperature rarely repeats twice. Normal rows whose run is
+    # not yet suspicious only: a stuck run never teaches it, even before it is flagged.
+    calm = comp[2] < cfg.stuck_gate * cfg.threshold_factor * qc  # a suspicious run teaches nothing
+    plain = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
+    shape, size = a["p_same"].shape, a["p_same"].size
+    trials = np.bincount(cell[plain], minlength=size).reshape(shape)
+    hits = np.bincount(cell[plain & b.same], minlength=size).reshape(shape)
+    w = nz.ema_weight(trials, a["n_same"], cfg.rate_alpha)
+    a["p_same"] = np.clip(nz.update_rate(a["p_same"], trials, hits, w), 1e-3, 0.999)
+    a["n_same"] += trials
+    # ... and per channel over all normal rows (slowly): a channel that often sits still (light
+    # in the dark) is not called stuck at the edge of its range while its daily cells are young
+    every = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
+    k_all = nz.group_sums(every.astype(np.float64), starts)
+    w = nz.ema_weight(k_all, a["seen"][g][:, None], cfg.rate_all_alpha)
+    hits_all = nz.group_sums((every & b.same).astype(np.float64), starts)
+    a["p_same_all"][g] = np.clip(
+        nz.update_rate(a["p_same_all"][g], k_all, hits_all, w), 1e-3, 0.999
+    )
+    # a run of >= 3 equal values that ended without being flagged: its value is a plateau the
+    # channel legitimately sits on (saturation); a flagged stuck run never qualifies
+    prev_normal = np.ones_like(learn)
+    prev_normal[1:] = learn[:-1]
+    prev_normal[starts] = True
+    ended = valid & ~b.same & ~np.isnan(b.carry) & (b.run_prev >= 2) & prev_normal[:, None]
+    a["run_hi"][g] = np.maximum(
+        a["run_hi"][g], np.maximum.reduceat(np.where(ended, b.carry, -np.inf), starts)
+    )
+    a["run_lo"][g] = np.minimum(
+        a["run_lo"][g], np.minimum.reduceat(np.where(ended, b.carry, np.inf), starts)
+    )
+    # the range of normal, calm readings (a stuck value's first reading is flagged: excluded)
+    xr = np.where(obs & calm, x, np.nan)
+    a["hi"][g] = np.fmax(a["hi"][g], np.fmax.reduceat(xr, starts))
+    a["lo"][g] = np.fmin(a["lo"][g], np.fmin.reduceat(xr, starts))
+    rows = nz.group_sums(np.ones(len(x)), starts)
+    kn = nz.group_sums(learn.astype(np.float64), starts)[:, None]
+    w = nz.ema_weight(kn, a["seen"][g][:, None], cfg.rate_alpha)
+    hits_m = nz.group_sums((~valid & learn[:, None]).astype(np.float64), starts)
+    a["p_miss"][g] = np.clip(nz.update_rate(a["p_miss"][g], kn, hits_m, w), 1e-4, 0.5)
+    counted = learn & calm.all(axis=1) & (b.seen >= cfg.warmup // 4)  # no stuck run either
+    cells = (b.group[counted, None] * f + np.arange(f)[None, :]).ravel()
+    hist = a["hist"][g].reshape(len(g) * f, -1)
+    hist = th.add_scores(hist, cells, comp.max(axis=0)[counted].ravel(), np.repeat(rows, f), decay)
+    a["hist"][g] = hist.reshape(len(g), f, -1)
+    a["qc"][g] = th.quantile(hist, cfg.quantile).reshape(len(g), f)
+    a["seen"][g] += rows.astype(np.int64)
+    a["samples"][g] += kn[:, 0].astype(np.int64)
+    ends = b.ends
+    a["last"][g] = np.where(valid[ends], x[ends], b.carry[ends])
+    a["run_same"][g] = b.run_same[ends]
+    a["run_miss"][g] = b.run_miss[ends]
