@@ -52,4 +52,11 @@ operator: venv ## run the operator in the foreground against $$KUBECONFIG
 bench: venv ## benchmarks, each printed beside a baseline from the same run
 	$(PY) -m benchmarks
 
-.PHONY: help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench
+dashboards: venv ## regenerate charts/flead/dashboards/*.json from deploy/dashboards
+	$(PY) -m deploy.dashboards
+
+manifests: venv ## regenerate values.schema.json and manifests/ from the chart (needs helm: . .testbed/env)
+	$(PY) -m deploy.values_schema
+	$(PY) -m deploy.manifests
+
+.PHONY: dashboards manifests help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench

@@ -36,11 +36,11 @@ class ModelConfig:
     resid_alpha: float = 0.005  # per-row EMA rate of the residual variance
     rate_alpha: float = 0.002  # per-row EMA rate of P(value repeats) and P(value missing)
     rate_all_alpha: float = 0.0005  # ... of P(repeat) over all rows of a channel
-    stuck_min_run: int = 2  # repeats in a row that are never evidence of a stuck sensor
+    stuck_min_run: int = 0  # repeats in a row that are never evidence of a stuck sensor
     stuck_gate: float = 0.3  # runs scoring above gate * threshold do not teach P(repeat)
     cell_prior: float = 20.0  # trials until a time-of-day cell's P(repeat) counts half
     fleet_edge: float = 0.05  # share of devices whose runs end at a value making it saturation
-    range_edges: bool = True  # repeats at the normal range's min/max are a plateau, not stuck
+    range_edges: bool = False  # repeats at the normal min/max are a plateau (off: cost recall)
     sticky: float = 0.3  # P(repeat) above which repeats at the range's edge are not "stuck"
     level_k: float = 2.0
     level_weight: float = 0.0  # off: it cost AUC-PR on the synthetic data

@@ -58,10 +58,15 @@ def test_default_values_pass_server_side_dry_run(bed: Bed, namespace: str) -> No
 def test_production_values_pass_server_side_dry_run(bed: Bed, namespace: str) -> None:
     """The production-like values (external Kafka/MongoDB, watched namespace, Roles) are accepted."""
     watched = yaml.safe_load(PRODUCTION_VALUES.read_text())["operator"]["watchNamespaces"]
-    for ns in watched:
-        bed.kubectl("create", "namespace", ns, check=False)
-    rendered = template(bed, namespace, "-f", str(PRODUCTION_VALUES))
-    result = bed.kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    created = [
+        ns for ns in watched if bed.kubectl("create", "namespace", ns, check=False).returncode == 0
+    ]
+    try:
+        rendered = template(bed, namespace, "-f", str(PRODUCTION_VALUES))
+        result = bed.kubectl("apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    finally:
+        for ns in created:
+            bed.kubectl("delete", "namespace", ns, "--wait=false", check=False)
     assert (
         "role.rbac.authorization.k8s.io/t-flead-operator created (server dry run)" in result.stdout
     )
@@ -137,7 +142,11 @@ def test_install_upgrade_uninstall(bed: Bed, namespace: str) -> None:
 
 def test_plain_manifests_pass_server_side_dry_run(bed: Bed) -> None:
     """`kubectl apply -k manifests/` (CRD, RBAC, operator, aggregator, dev Kafka/MongoDB) is accepted."""
-    bed.kubectl("create", "namespace", "flead", check=False)
-    result = bed.kubectl("apply", "--dry-run=server", "-k", str(CHART.parents[1] / "manifests"))
+    created = bed.kubectl("create", "namespace", "flead", check=False).returncode == 0
+    try:
+        result = bed.kubectl("apply", "--dry-run=server", "-k", str(CHART.parents[1] / "manifests"))
+    finally:
+        if created:
+            bed.kubectl("delete", "namespace", "flead", "--wait=false", check=False)
     assert "deployment.apps/flead-operator" in result.stdout
     assert "deployment.apps/flead-aggregator" in result.stdout

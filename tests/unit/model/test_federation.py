@@ -54,6 +54,19 @@ def test_adopt_global_sets_the_body_and_keeps_heads() -> None:
     np.testing.assert_array_equal(st.weights[0][st.slot["new"]], glob[0])
 
 
+def test_global_weights_are_the_init_then_the_adopted_model() -> None:
+    """global_weights() is what a new device starts from: the init, then the adopted model."""
+    bank = DeviceBank(FEATURES, seed=3)
+    init = bank.global_weights()
+    assert [w.shape for w in init] == bank.global_shapes()
+    bank.add("a")
+    np.testing.assert_array_equal(bank.state.weights[0][bank.state.slot["a"]], init[0])
+    glob = [np.full(s, 0.5, np.float32) for s in bank.global_shapes()]
+    bank.adopt_global(glob, 2)
+    for a, b in zip(bank.global_weights(), glob, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_whole_network_can_be_shared() -> None:
     """personal_head=False federates every layer."""
     bank = DeviceBank(FEATURES, ModelConfig(personal_head=False))
