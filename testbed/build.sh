@@ -201,6 +201,7 @@ build_one() {
   local c="$1" dir
   dir="$(dir_of "$c")"
   if [[ -f "$dir/.done" ]]; then
+    CACHED+=("$c ($(cat "$dir/.done"))")
     return 0
   fi
   local t0
@@ -242,8 +243,10 @@ main() {
   local components=("$@")
   ((${#components[@]})) || components=("${ALL_COMPONENTS[@]}")
   local c
+  CACHED=()
   for c in "${components[@]}"; do build_one "$c"; done
   link_bins
+  ((${#CACHED[@]} == 0)) || log "cached builds (first build took): ${CACHED[*]}"
 }
 
 main "$@"

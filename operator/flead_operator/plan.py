@@ -25,7 +25,7 @@ class Plan:
     status: tuple[tuple[str, dict[str, Any]], ...]  # devices turning Ready first
     devices: int
     groups: int
-    ready: int
+    ready: int  # devices whose stored status already says Ready=True
 
 
 def effective_partition(device: DeviceRecord, partitions: int) -> int:
@@ -108,8 +108,8 @@ def plan_namespace(
         if trainer is not None and trainer.spec_hash != current_hash.get(trainer.name):
             trainer = None  # still serving an older assignment: wait for the new spec
         desired = desired_status(device, assignment, trainer, now)
-        ready += desired["conditions"][-1]["status"] == "True"
         patch = status_patch(device.status, desired)
+        ready += patch is None and desired["conditions"][-1]["status"] == "True"
         if patch is not None:
             patches.append((device.name, patch))
     # Devices turning Ready first: when writes are batched, the news users wait for goes out first.

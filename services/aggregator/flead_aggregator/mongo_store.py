@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 from bson.binary import Binary
-from flead.wire import decode_arrays, encode_arrays
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from flead.wire import decode_arrays, encode_arrays
 from flead_aggregator.store import ModelRecord, UpdateRecord
 
 __all__ = ["MongoStore", "finite"]
@@ -30,7 +31,10 @@ def finite(value: Any) -> Any:
 
 
 class MongoStore:
-    """Collections `models` (_id = version), `registry` (_id "current") and `updates` (_id = id)."""
+    """Collections `models` (_id = version), `registry` (_id "current"), `updates` (_id = id) and
+    `update_blobs` (weights of pending updates; deleted once aggregated, so FerretDB's scans of
+    it stay short).
+    """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
         self.client: MongoClient[dict[str, Any]] = MongoClient(
@@ -40,6 +44,8 @@ class MongoStore:
         self.models = self.db["models"]
         self.registry = self.db["registry"]
         self.updates = self.db["updates"]
+        self.blobs = self.db["update_blobs"]  # weights of pending updates only (kept small)
+        self._models: OrderedDict[int, ModelRecord] = OrderedDict()
 
     def ensure_indexes(self) -> None:
         """Index pending updates by status and arrival (idempotent)."""
@@ -59,12 +65,15 @@ class MongoStore:
         return None if doc is None else int(doc["_id"])
 
     def get_model(self, version: int) -> ModelRecord | None:
-        """One version with its weights."""
+        """One version with its weights (the last few are cached: versions never change)."""
+        cached = self._models.get(version)
+        if cached is not None:
+            return cached
         doc = self.models.find_one({"_id": version})
         if doc is None:
             return None
         weights, _ = decode_arrays(bytes(doc["blob"]))
-        return ModelRecord(
+        record = ModelRecord(
             version=int(doc["_id"]),
             weights=list(weights),
             created_at=float(doc["created_at"]),
@@ -75,6 +84,13 @@ class MongoStore:
             lineage=dict(doc.get("lineage") or {}),
             evaluation=dict(doc.get("evaluation") or {}),
         )
+        self._remember(record)
+        return record
+
+    def _remember(self, record: ModelRecord) -> None:
+        self._models[record.version] = record
+        while len(self._models) > 16:
+            self._models.popitem(last=False)
 
     def put_model(self, record: ModelRecord) -> None:
         """Insert a version (weights as BSON binary), then move the current pointer to it."""
@@ -85,6 +101,7 @@ class MongoStore:
         self.registry.replace_one(
             {"_id": "current"}, {"_id": "current", "version": record.version}, upsert=True
         )
+        self._remember(record)
 
     def history(self, limit: int) -> list[dict[str, Any]]:
         """Newest versions first, without weights."""
@@ -106,8 +123,15 @@ class MongoStore:
             "received_at": record.received_at,
             "status": "pending",
             "version": None,
-            "blob": Binary(encode_arrays(record.weights, {})),
         }
+        blob = {"_id": record.update_id, "blob": Binary(encode_arrays(record.weights, {}))}
+        try:
+            self.blobs.insert_one(blob)
+        except DuplicateKeyError:
+            if self.has_update(record.update_id):
+                return False
+            self.blobs.delete_one({"_id": record.update_id})  # left by a crash: replace it
+            self.blobs.insert_one(blob)
         try:
             self.updates.insert_one(doc)
         except DuplicateKeyError:
@@ -116,10 +140,12 @@ class MongoStore:
 
     def pending_updates(self) -> list[UpdateRecord]:
         """Accepted updates not yet in a version, oldest first."""
-        cursor = self.updates.find({"status": "pending"}).sort("received_at", ASCENDING)
+        docs = list(self.updates.find({"status": "pending"}).sort("received_at", ASCENDING))
+        ids = [d["_id"] for d in docs]
+        blobs = {b["_id"]: bytes(b["blob"]) for b in self.blobs.find({"_id": {"$in": ids}})}
         out = []
-        for doc in cursor:
-            weights, _ = decode_arrays(bytes(doc["blob"]))
+        for doc in docs:
+            weights, _ = decode_arrays(blobs[doc["_id"]])
             out.append(
                 UpdateRecord(
                     update_id=str(doc["_id"]),
@@ -139,6 +165,7 @@ class MongoStore:
             self.updates.update_many(
                 {"_id": {"$in": update_ids}}, {"$set": {"status": "aggregated", "version": version}}
             )
+            self.blobs.delete_many({"_id": {"$in": update_ids}})
 
     def close(self) -> None:
         """Close the client."""

@@ -52,8 +52,8 @@ def auc_pr_bar(modes: Mapping[str, Any], path: Path) -> Path:
                label="mean of the worst 10% devices")  # fmt: skip
     for i, v in enumerate(values):
         ax.text(i, v + 0.01, f"{v:.3f}", ha="center", va="bottom")
-    ax.set(ylim=(0, 1.05), ylabel="AUC-PR", title="AUC-PR per mode")
-    ax.legend(loc="lower right")
+    ax.set(ylim=(0, 1.2), ylabel="AUC-PR", title="AUC-PR per mode")
+    ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
 
 

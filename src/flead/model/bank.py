@@ -43,6 +43,7 @@ class DeviceBank:
         self.state = BankState(f, init, n_shared, pooled, capacity)
         self.version = 0
         self._decay = 0.5 ** (1.0 / self.config.threshold_halflife)
+        self._fleet: tuple[np.ndarray, np.ndarray] | None = None
 
     # ---- membership -------------------------------------------------------------------
     def devices(self) -> list[str]:
@@ -56,6 +57,7 @@ class DeviceBank:
     def remove(self, device: str) -> None:
         """Forget a device; its slot is reused by the next device that joins."""
         self.state.release(device)
+        self._fleet = None
 
     def global_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of the shared (federated) arrays, in `local_update` order."""
@@ -105,6 +107,7 @@ class DeviceBank:
     def import_state(self, device: str, blob: bytes) -> None:
         """Restore a device from `export_state` output (it joins if it is new)."""
         self.state.import_(device, blob, self.features)
+        self._fleet = None
 
     # ---- the prequential step ---------------------------------------------------------
     def process(self, device: np.ndarray, time: np.ndarray, values: np.ndarray) -> StepResult:
@@ -130,7 +133,12 @@ class DeviceBank:
         b = ol.prepare(np.array(slots, dtype=np.int64), time, values, a)
         widx = np.zeros(len(b.starts), dtype=np.int64) if self.pooled else b.gslot
         params = [w[widx] for w in st.weights]
-        s = ol.forward(b, a, params, cfg)
+        if self._fleet is None:
+            self._fleet = (
+                ol.fleet_edges(a["run_hi"], cfg.fleet_edge),
+                ol.fleet_edges(a["run_lo"], cfg.fleet_edge),
+            )
+        s = ol.forward(b, a, params, cfg, self._fleet)
         learn = ~s.anomaly
         prox = (cfg.prox_mu, st.global_)
         teach = np.ones_like(learn) if cfg.train_on_flagged else learn
@@ -138,7 +146,8 @@ class DeviceBank:
         grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
         self._step(b.gslot, widx, params, grads, loss, count)
         resid = np.where(b.valid, s.y - s.yhat, 0.0)
-        update_stats(b, a, cfg, resid, s.comp, s.qc, s.rvar, learn, self._decay)
+        if update_stats(b, a, cfg, resid, s.comp, s.qc, s.rvar, learn, self._decay):
+            self._fleet = None  # a plateau run ended: recompute the fleet's plateaus
         result = StepResult(
             np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool),
             np.empty(n, np.int8), np.empty(n, np.int8),

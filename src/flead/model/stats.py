@@ -12,11 +12,31 @@ from flead.model.online import HOURS, Batch
 __all__ = ["update_stats"]
 
 
+def _cell_rate(
+    rate: np.ndarray, count: np.ndarray, cells: np.ndarray, value: np.ndarray, alpha: float,
+    floor: float, ceil: float = np.inf,
+) -> None:  # fmt: skip
+    """EMA of `value` per flat cell index, in place, touching only the cells seen this batch."""
+    if len(cells) == 0:
+        return
+    touched, inverse = np.unique(cells, return_inverse=True)
+    k = np.bincount(inverse).astype(np.float64)
+    total = np.bincount(inverse, weights=value.astype(np.float64))
+    flat_rate, flat_count = rate.reshape(-1), count.reshape(-1)
+    w = nz.ema_weight(k, flat_count[touched], alpha)
+    new = flat_rate[touched] + w * (total / k - flat_rate[touched])
+    flat_rate[touched] = np.clip(new, floor, ceil)
+    flat_count[touched] += k.astype(flat_count.dtype)
+
+
 def update_stats(
     b: Batch, a: dict, cfg: ModelConfig, resid_y: np.ndarray, comp: np.ndarray,
     qc: np.ndarray, rvar_used: np.ndarray, learn: np.ndarray, decay: float,
-) -> None:  # fmt: skip
-    """Per-device statistics after the batch, learned from the `learn` (normal) rows."""
+) -> bool:  # fmt: skip
+    """Per-device statistics after the batch, learned from the `learn` (normal) rows.
+
+    Returns whether a plateau run ended (the fleet's plateau values may have changed).
+    """
     g, starts, x, valid = b.gslot, b.starts, b.x, b.valid
     f = x.shape[1]
     mean, var = a["mean"][g][b.group], a["var"][g][b.group]
@@ -44,24 +64,15 @@ def update_stats(
     a["rvar"][g] = np.maximum(nz.update_rate(a["rvar"][g], k, r2, w), 1e-6)
     a["n_obs"][g] += kv
     cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
-    shape, size = a["rvar_h"].shape, a["rvar_h"].size
-    k_h = np.bincount(cell[valid], minlength=size).reshape(shape)
-    r2_h = np.where(valid, np.minimum(resid_y * resid_y, cfg.winsor**2 * rvar_row), 0.0)
-    s_h = np.bincount(cell[valid], weights=r2_h[valid], minlength=size).reshape(shape)
-    w = nz.ema_weight(k_h, a["n_rvar_h"], cfg.resid_alpha)
-    a["rvar_h"] = np.maximum(nz.update_rate(a["rvar_h"], k_h, s_h, w), 1e-6)
-    a["n_rvar_h"] += k_h
+    r2_h = np.minimum(resid_y * resid_y, cfg.winsor**2 * rvar_row)[valid]
+    _cell_rate(a["rvar_h"], a["n_rvar_h"], cell[valid], r2_h, cfg.resid_alpha, floor=1e-6)
     # P(repeat | the previous reading repeated) per (channel, time-of-day bin): darkness and
     # saturation persist, a healthy temperature rarely repeats twice. Normal rows whose run is
     # not yet suspicious only: a stuck run never teaches it, even before it is flagged.
     calm = comp[2] < cfg.stuck_gate * cfg.threshold_factor * qc  # a suspicious run teaches nothing
     plain = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
-    shape, size = a["p_same"].shape, a["p_same"].size
-    trials = np.bincount(cell[plain], minlength=size).reshape(shape)
-    hits = np.bincount(cell[plain & b.same], minlength=size).reshape(shape)
-    w = nz.ema_weight(trials, a["n_same"], cfg.rate_alpha)
-    a["p_same"] = np.clip(nz.update_rate(a["p_same"], trials, hits, w), 1e-3, 0.999)
-    a["n_same"] += trials
+    hits = (plain & b.same)[plain]
+    _cell_rate(a["p_same"], a["n_same"], cell[plain], hits, cfg.rate_alpha, 1e-3, 0.999)
     # ... and per channel over all normal rows (slowly): a channel that often sits still (light
     # in the dark) is not called stuck at the edge of its range while its daily cells are young
     every = obs & calm & ~np.isnan(b.carry) & (b.run_prev >= 1)
@@ -104,3 +115,4 @@ def update_stats(
     a["last"][g] = np.where(valid[ends], x[ends], b.carry[ends])
     a["run_same"][g] = b.run_same[ends]
     a["run_miss"][g] = b.run_miss[ends]
+    return bool(ended.any())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,17 @@ from flead.simulation.modes import FEDERATED_MODES
 from flead.simulation.runner import ModeRun, Plan
 from flead.simulation.source import Source
 
-__all__ = ["add_catch_up", "catch_up", "data_summary", "timeline_of"]
+__all__ = ["add_catch_up", "catch_up", "data_summary", "model_fingerprint", "timeline_of"]
+
+
+def model_fingerprint() -> str:
+    """Short sha256 of the model package's sources: which model version produced the numbers."""
+    import flead.model
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(flead.model.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def data_summary(r: Readings, stats: ReadStats, scored: np.ndarray, src: Source) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from flead.evaluation.plots import plot_all
 from flead.evaluation.report import build_metrics, write_report
 from flead.evaluation.scores import Truth, evaluate
 from flead.model import ModelConfig
-from flead.simulation.analysis import add_catch_up, catch_up, data_summary, timeline_of
+from flead.simulation.analysis import (
+    add_catch_up,
+    catch_up,
+    data_summary,
+    model_fingerprint,
+    timeline_of,
+)
 from flead.simulation.modes import FLEAD_MODES, MODES
 from flead.simulation.runner import ModeRun, Plan, run_mode
 from flead.simulation.source import Source, load, scored_mask
@@ -77,7 +83,8 @@ def run_simulation(
     rounds = {m: [asdict(x) for x in r.rounds] for m, r in runs.items() if r.rounds}
     run_info = {"seed": s.seed, "modes": ",".join(s.modes), "batch": s.plan.batch,
                 "round_seconds": s.plan.round_seconds, "round_rows": s.plan.round_rows,
-                "warmup_fraction": s.warmup_fraction, "model_config": str(config)}  # fmt: skip
+                "warmup_fraction": s.warmup_fraction, "model_config": str(config),
+                "model_source_sha256": model_fingerprint()}  # fmt: skip
     metrics = build_metrics(
         data_summary(readings, stats, scored, s.source), modes, rounds, run_info
     )

@@ -71,11 +71,13 @@ def test_54_motes_converge_in_two_rounds_then_cost_nothing() -> None:
     second = plan_namespace("lab", devices, trainers, S, NOW)
     assert second.apply == ()
     assert second.delete == ()
-    assert second.ready == 54
+    assert all(patch["conditions"][-1]["status"] == "True" for _, patch in second.status)
+    assert second.ready == 0  # counted once the written statuses are seen
     assert len(second.status) == 54
     devices, trainers = _converge(devices, trainers, second)
     third = plan_namespace("lab", devices, trainers, S, NOW)
     assert (third.apply, third.delete, third.status) == ((), (), ())
+    assert third.ready == 54
 
 
 def test_emptied_groups_are_deleted_and_others_kept() -> None:
@@ -110,6 +112,18 @@ def test_changed_trainer_spec_is_reapplied_and_devices_wait() -> None:
     plan = plan_namespace("lab", devices, stale, S, NOW)
     assert len(plan.apply) == 3
     assert plan.ready == 0
+
+
+def test_devices_turning_ready_are_written_first() -> None:
+    """With some trainers available and others not, Ready=True patches lead the list."""
+    devices, trainers = _converge(_devices(), [], plan_namespace("lab", _devices(), [], S, NOW))
+    fresh = [DeviceRecord(**{**d.__dict__, "status": {}}) for d in devices]
+    half = [t for t in trainers if t.name != "flead-trainer-p4-7"]
+    plan = plan_namespace("lab", fresh, half, S, NOW)
+    flags = [patch["conditions"][-1]["status"] == "True" for _, patch in plan.status]
+    assert flags == sorted(flags, reverse=True)
+    assert True in flags
+    assert False in flags
 
 
 def test_paused_and_out_of_range_devices_get_no_trainer() -> None:
