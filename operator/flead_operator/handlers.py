@@ -28,7 +28,7 @@ from flead_operator.settings import OperatorSettings
 log = get_logger("flead_operator")
 TRAINERS = {MANAGED_BY_LABEL: MANAGED_BY}
 # Per-event "Handler ... succeeded", probe and access lines: thousands a minute at scale.
-QUIET_LOGGERS = ("kopf.objects", "kopf.activities.probe", "aiohttp.access")
+QUIET_LOGGERS = ("kopf.objects", "kopf.activities.probe", "aiohttp.access", "httpx")
 
 
 def tune(settings: kopf.OperatorSettings, cfg: OperatorSettings) -> None:

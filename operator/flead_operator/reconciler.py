@@ -134,7 +134,8 @@ class Reconciler:
         trainers: list[TrainerRecord] = list(self._trainers.get(namespace, ()))
         plan = plan_namespace(namespace, devices, trainers, self._s, _now())
         seen: dict[Any, Any] = {t.name: t for t in trainers}
-        seen.update({("device", d.name): d for d in devices})
+        for device in devices:  # a tuple: during watch lag an old and a new object share a name
+            seen[("device", device.name)] = (*seen.get(("device", device.name), ()), device)
         limit = self._s.api_concurrency * STATUS_BATCH_PER_WORKER
         if len(plan.status) > limit:  # re-plan after a batch: later writes would be stale
             plan = replace(plan, status=plan.status[:limit])

@@ -52,6 +52,9 @@ class DeviceRecord:
     paused: bool
     generation: int
     status: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Which object and version this is: a re-created device or an echoed write is a new record.
+    uid: str = ""
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class TrainerRecord:
     failed: bool
     message: str
     deleting: bool
+    uid: str = ""
+    resource_version: str = ""
 
 
 def device_record(body: Mapping[str, Any]) -> DeviceRecord:
@@ -83,6 +88,8 @@ def device_record(body: Mapping[str, Any]) -> DeviceRecord:
         paused=bool(spec.get("paused", False)),
         generation=int(meta.get("generation", 0) or 0),
         status={key: copy.deepcopy(status[key]) for key in _STATUS_KEYS if key in status},
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", ""),
     )
 
 
@@ -118,4 +125,6 @@ def trainer_record(body: Mapping[str, Any]) -> TrainerRecord:
         failed=failed,
         message=message,
         deleting=meta.get("deletionTimestamp") is not None,
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", ""),
     )

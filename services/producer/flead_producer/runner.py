@@ -66,6 +66,7 @@ class Runner:
         """Produce every row (every pass when looping); returns readings handed to Kafka."""
         s = self.s
         parts = partitions_of(list(r.device), s.readings_partitions, self.overrides)
+        self._check_partitions(max(parts.values(), default=0) + 1)
         due = due_times(r.time, s.producer_rate, s.producer_speed)
         devices = [str(d) for d in r.device]
         labels = s.producer_labels != "none" and r.label is not None
@@ -103,6 +104,20 @@ class Runner:
         if progress is not None:
             progress(self.sent)
         return self.sent
+
+    def _check_partitions(self, needed: int) -> None:
+        """ValueError (exit 2) when the topics have fewer partitions than the plan uses."""
+        topics = [self.s.readings_topic]
+        if self.s.producer_labels != "none":
+            topics.append(self.s.labels_topic)
+        for topic in topics:
+            meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+            have = 0 if meta is None or meta.error is not None else len(meta.partitions)
+            if have < needed:
+                raise ValueError(
+                    f"topic {topic} has {have} partitions, the plan needs {needed} "
+                    f"(FLEAD_READINGS_PARTITIONS); create or grow it: python -m flead_producer.topics"
+                )
 
     def _label(self, device: str, partition: int, t: float, i: int, r: Readings) -> None:
         assert r.label is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from flead.settings import KafkaSettings
 
@@ -23,10 +23,18 @@ def topic_plan(s: KafkaSettings) -> dict[str, int]:
 
 
 def ensure_topics(bootstrap: str, plan: dict[str, int], timeout: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet; returns those created."""
+    """Create missing topics and grow ones with too few partitions; returns those created."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    existing = admin.list_topics(timeout=timeout).topics
     wanted = [NewTopic(t, n, 1) for t, n in plan.items() if t not in existing]
+    grow = [
+        NewPartitions(t, n)
+        for t, n in plan.items()
+        if t in existing and len(existing[t].partitions) < n
+    ]
+    for topic, future in (admin.create_partitions(grow) if grow else {}).items():
+        future.result(timeout)
+        print(f"topic {topic}: grown to {dict(plan)[topic]} partitions", file=sys.stderr)
     created = []
     for topic, future in (admin.create_topics(wanted) if wanted else {}).items():
         try:

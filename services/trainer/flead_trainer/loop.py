@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +63,8 @@ class Trainer:
         self.next_checkpoint = time.monotonic() + s.trainer_checkpoint_seconds
         self.uncommitted: dict[int, int] = {}  # partition -> next offset not yet checkpointed
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._inflight: Future[None] | None = None
 
     def start(self) -> None:
         """Restore checkpointed devices, assign the partitions at their resume offsets."""
@@ -133,34 +136,43 @@ class Trainer:
         self._count(d.device, score, threshold, anomaly)
         self.batches += 1
 
-    def checkpoint(self) -> None:
-        """Make the state durable, then commit: devices + next offset per touched partition."""
+    def checkpoint(self, wait: bool = False) -> None:
+        """Snapshot the interval (results, device states, next offsets) and make it durable in a
+        writer thread, which commits the offsets only after the writes; one write in flight."""
         self.next_checkpoint = time.monotonic() + self.s.trainer_checkpoint_seconds
-        if not self.uncommitted:
-            return
+        if self.uncommitted:
+            self._drain()  # back-pressure: the previous interval is durable first
+            offsets = dict(self.uncommitted)
+            results = [merge_results(docs) for docs in self.results.values()]
+            states: dict[int, dict[str, bytes]] = {p: {} for p in offsets}
+            for device, p in self.owner.items():
+                if p in states:
+                    states[p][device] = self.bank.export_state(device)
+            cps = [Checkpoint(p, offsets[p], st, self.version) for p, st in states.items()]
+            self.results.clear()
+            self.uncommitted.clear()
+            self._inflight = self._writer.submit(self._write, results, cps, offsets)
+        if wait:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()  # re-raises a failed write: the loop stops, nothing is committed
+
+    def _write(
+        self, results: list[dict[str, Any]], cps: list[Checkpoint], offsets: dict[int, int]
+    ) -> None:
         started = time.perf_counter()
         self.producer.flush(30)  # dead letters and anomalies before the offsets move
-        self.store.write_results([merge_results(docs) for docs in self.results.values()])
-        self.results.clear()
-        offsets = dict(self.uncommitted)
-        self._checkpoint(set(offsets), offsets)
+        self.store.write_results(results)
+        self.store.save(self.topic, cps)
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
         self.consumer.commit(offsets=tps, asynchronous=False)
-        self.uncommitted.clear()
         m.CHECKPOINT.observe(time.perf_counter() - started)
         if time.monotonic() >= self.next_prune:
             self.store.prune(self.topic)
             self.next_prune = time.monotonic() + self.s.trainer_prune_seconds
-
-    def _checkpoint(self, partitions: set[int], offsets: dict[int, int]) -> None:
-        by_partition: dict[int, dict[str, bytes]] = {p: {} for p in partitions}
-        for device, p in self.owner.items():
-            if p in by_partition:
-                by_partition[p][device] = self.bank.export_state(device)
-        self.store.save(
-            self.topic,
-            [Checkpoint(p, offsets[p], states, self.version) for p, states in by_partition.items()],
-        )
 
     def _count(
         self, device: np.ndarray, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray

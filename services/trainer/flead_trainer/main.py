@@ -42,7 +42,7 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
         while not stop.is_set():
             trainer.step()
             probes.tick()
-        trainer.checkpoint()
+        trainer.checkpoint(wait=True)
     finally:
         producer.flush(10)
         consumer.close()

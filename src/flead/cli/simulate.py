@@ -23,6 +23,7 @@ __all__ = ["simulate", "summary_table"]
 
 _err = Console(stderr=True)
 DEFAULT_DAYS = 2.0
+DEFAULT_ROUND_SECONDS = 3600.0
 
 
 def _settings(**o: Any) -> Settings:
@@ -50,9 +51,8 @@ def _settings(**o: Any) -> Settings:
     features = [f.strip() for f in o["features"].split(",") if f.strip()] if o["features"] else None
     source = Source(o["seed"], o["devices"], o["days"], o["intel_lab"], o["labels"], o["csv"],
                     o["device_column"], o["label_column"], o["time_column"], features)  # fmt: skip
-    round_s = o["round_seconds"] if o["round_rows"] is None else None
-    plan = Plan(o["batch"], 3600.0 if round_s is None and o["round_rows"] is None else round_s,
-                o["round_rows"])  # fmt: skip
+    round_s = o["round_seconds"] if o["round_seconds"] is not None else DEFAULT_ROUND_SECONDS
+    plan = Plan(o["batch"], None if o["round_rows"] is not None else round_s, o["round_rows"])
     return Settings(source, parse_modes(o["modes"]), plan, o["seed"], o["warmup"], o["workers"],
                     o["out"])  # fmt: skip
 

@@ -73,7 +73,9 @@ def _mean_modes(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def quality_table(docs: Sequence[dict[str, Any]]) -> str:
     """Per mode mean (min–max) over the runs, then the §7 targets on the means."""
     seeds = ", ".join(str(d.get("run", {}).get("seed", "?")) for d in docs)
-    lines = [f"Mean (min–max) over {len(docs)} runs, seeds {seeds}.", "",
+    models = sorted({str(d.get("run", {}).get("model_source_sha256", "?")) for d in docs})
+    lines = [f"Mean (min–max) over {len(docs)} runs, seeds {seeds}; model sources sha256 "
+             f"{', '.join(models)}.", "",
              "| mode | " + " | ".join(c for c, _ in COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 1)]  # fmt: skip
     for mode in docs[0]["modes"]:
         cells = [_cell([_dig(d["modes"].get(mode, {}), k) for d in docs], 0 if c == "rows/s" else 3)
@@ -81,6 +83,7 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     lines += [
         "",
+        *_fault_table(docs),
         "| target (on the means) | measured | bound | margin | verdict |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -88,7 +91,35 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
         verdict = "met" if t["met"] else ("n/a" if t["met"] is None else "**missed**")
         nums = [("–" if v is None else f"{v:.3f}") for v in (t["value"], t["bound"], t["margin"])]
         lines.append(f"| {t['target']} | " + " | ".join(nums) + f" | {verdict} |")
+    per_run = []
+    for d in docs:
+        checks = check_targets(d["modes"])
+        missed = [t["target"] for t in checks if t["met"] is False]
+        met = sum(1 for t in checks if t["met"])
+        per_run.append(f"seed {d.get('run', {}).get('seed', '?')}: {met} of {len(checks)}"
+                       + (f" (missed: {'; '.join(missed)})" if missed else ""))  # fmt: skip
+    lines += ["", "Targets met per run: " + ", ".join(per_run) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _fault_table(docs: Sequence[dict[str, Any]]) -> list[str]:
+    """Per fault type and mode: mean AUC-PR / mean row recall over the runs."""
+    modes = list(docs[0]["modes"])
+    kinds = sorted(
+        {k for d in docs for m in d["modes"].values() for k in m.get("per_fault_type", {})}
+    )
+    lines = ["Per fault type, AUC-PR / recall (means over the runs):", "",
+             "| fault type | " + " | ".join(modes) + " |", "|" + " --- |" * (len(modes) + 1)]  # fmt: skip
+    for kind in kinds:
+        cells = []
+        for mode in modes:
+            pr = _mean(docs, mode, ("per_fault_type", kind, "auc_pr"))
+            rec = _mean(docs, mode, ("per_fault_type", kind, "recall"))
+            cells.append(
+                f"{'–' if pr is None else f'{pr:.3f}'} / {'–' if rec is None else f'{rec:.3f}'}"
+            )
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,11 +104,11 @@ class Scored:
 
 
 def forward(
-    b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig, fleet: tuple[np.ndarray, ...]
+    b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig, plateaus: tuple[np.ndarray, ...]
 ) -> Scored:
     """Score every row with the state before the batch (weights, statistics, threshold).
 
-    `fleet` = (fleet_edges(run_hi), fleet_edges(run_lo)), cached by the caller.
+    `plateaus` = (fleet_edges(run_hi), fleet_edges(run_lo)), cached by the caller.
     """
     rslot, f = b.rslot, b.x.shape[1]
     mean = a["mean"][rslot]
@@ -142,7 +142,7 @@ def forward(
     p_same = (n_cell * p_cell + cfg.cell_prior * prior) / (n_cell + cfg.cell_prior)
     # repeating at the extreme of the channel's past (finished) runs is saturation, not stuck
     edge = (b.x == a["run_hi"][rslot]) | (b.x == a["run_lo"][rslot])
-    edge |= (b.x == fleet[0]) | (b.x == fleet[1])
+    edge |= (b.x == plateaus[0]) | (b.x == plateaus[1])
     # ... and so is sitting at the extreme of the channel's normal range (a floor or a ceiling)
     sticky = (a["p_same_all"][rslot] >= cfg.sticky) | cfg.range_edges
     edge |= sticky & ((b.x == a["hi"][rslot]) | (b.x == a["lo"][rslot]))

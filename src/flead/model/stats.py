@@ -35,7 +35,7 @@ def update_stats(
 ) -> bool:  # fmt: skip
     """Per-device statistics after the batch, learned from the `learn` (normal) rows.
 
-    Returns whether a plateau run ended (the fleet's plateau values may have changed).
+    Returns whether a device's plateau values moved (the fleet's may have changed).
     """
     g, starts, x, valid = b.gslot, b.starts, b.x, b.valid
     f = x.shape[1]
@@ -88,12 +88,11 @@ def update_stats(
     prev_normal[1:] = learn[:-1]
     prev_normal[starts] = True
     ended = valid & ~b.same & ~np.isnan(b.carry) & (b.run_prev >= 2) & prev_normal[:, None]
-    a["run_hi"][g] = np.maximum(
-        a["run_hi"][g], np.maximum.reduceat(np.where(ended, b.carry, -np.inf), starts)
-    )
-    a["run_lo"][g] = np.minimum(
-        a["run_lo"][g], np.minimum.reduceat(np.where(ended, b.carry, np.inf), starts)
-    )
+    old_hi, old_lo = a["run_hi"][g], a["run_lo"][g]
+    new_hi = np.maximum(old_hi, np.maximum.reduceat(np.where(ended, b.carry, -np.inf), starts))
+    new_lo = np.minimum(old_lo, np.minimum.reduceat(np.where(ended, b.carry, np.inf), starts))
+    a["run_hi"][g], a["run_lo"][g] = new_hi, new_lo
+    plateaus_moved = bool((new_hi != old_hi).any() or (new_lo != old_lo).any())
     # the range of normal, calm readings (a stuck value's first reading is flagged: excluded)
     xr = np.where(obs & calm, x, np.nan)
     a["hi"][g] = np.fmax(a["hi"][g], np.fmax.reduceat(xr, starts))
@@ -115,4 +114,4 @@ def update_stats(
     a["last"][g] = np.where(valid[ends], x[ends], b.carry[ends])
     a["run_same"][g] = b.run_same[ends]
     a["run_miss"][g] = b.run_miss[ends]
-    return bool(ended.any())
+    return plateaus_moved

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+import flead.model
 from flead.data.records import Readings, ReadStats
 from flead.evaluation.convergence import cumulative_auc_pr, rounds_to_reach
 from flead.evaluation.plots import Timeline
@@ -20,8 +21,6 @@ __all__ = ["add_catch_up", "catch_up", "data_summary", "model_fingerprint", "tim
 
 def model_fingerprint() -> str:
     """Short sha256 of the model package's sources: which model version produced the numbers."""
-    import flead.model
-
     digest = hashlib.sha256()
     for path in sorted(Path(flead.model.__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -57,6 +57,7 @@ def run_simulation(
 
     `data` is the already loaded `load(s.source)`, if the caller loaded it.
     """
+    fingerprint = model_fingerprint()  # of the sources as imported now, not as edited later
     readings, stats = data if data is not None else load(s.source)
     scored = scored_mask(readings.device, s.warmup_fraction)
     fault = readings.fault if readings.fault is not None else None
@@ -84,7 +85,7 @@ def run_simulation(
     run_info = {"seed": s.seed, "modes": ",".join(s.modes), "batch": s.plan.batch,
                 "round_seconds": s.plan.round_seconds, "round_rows": s.plan.round_rows,
                 "warmup_fraction": s.warmup_fraction, "model_config": str(config),
-                "model_source_sha256": model_fingerprint()}  # fmt: skip
+                "model_source_sha256": fingerprint}  # fmt: skip
     metrics = build_metrics(
         data_summary(readings, stats, scored, s.source), modes, rounds, run_info
     )

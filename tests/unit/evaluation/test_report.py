@@ -100,4 +100,5 @@ def test_quality_table_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "seeds 7, 8" in text
     assert "| personalized | 0.610 (0.610–0.610) |" in text
     assert "| local AUC-PR >= river_hst + 0.10 | 0.600 | 0.300 | 0.300 | met |" in text
+    assert "Targets met per run: seed 7: 14 of 14, seed 8: 14 of 14." in text
     assert main([]) == 2

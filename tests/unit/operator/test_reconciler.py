@@ -100,3 +100,26 @@ def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -
     assert metrics.reconcile_errors._value.get() == 1
     assert reconciler.reconciles >= 2
     assert len(kube.calls) >= 5  # the failed write was sent again
+
+
+def test_a_recreated_device_is_written_again() -> None:
+    """Delete and re-create a device within the de-duplication window: its status is written anew."""
+    kube = RecordingKube()
+    first = DeviceRecord("mote-1", "lab", "1", None, None, False, 1, uid="old")
+    devices = {"lab": [first]}
+    settings = OperatorSettings(debounce_seconds=0.05)
+    reconciler = Reconciler(settings, kube, OperatorMetrics(CollectorRegistry()), devices, {})  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        reconciler.start()
+        reconciler.mark("lab")
+        while reconciler.reconciles < 1:
+            await asyncio.sleep(0.01)
+        devices["lab"] = [DeviceRecord("mote-1", "lab", "1", None, None, False, 1, uid="new")]
+        reconciler.mark("lab")
+        while reconciler.reconciles < 2:
+            await asyncio.sleep(0.01)
+        await reconciler.stop()
+
+    asyncio.run(scenario())
+    assert [c for c in kube.calls if c[0] == "patch"] == [("patch", "mote-1"), ("patch", "mote-1")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,11 @@ class Recorder:
     ) -> None:
         """Remember one record."""
         self.sent.append({"topic": topic, "value": value, "key": key, "partition": partition})
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        """Metadata saying every topic has 12 partitions."""
+        meta = SimpleNamespace(error=None, partitions=dict.fromkeys(range(12)))
+        return SimpleNamespace(topics={topic: meta})
 
     def poll(self, timeout: float) -> int:
         """Nothing to serve."""
@@ -65,6 +71,13 @@ def test_keys_partitions_and_labels() -> None:
     )
     labels = [json.loads(r["value"]) for r in rec.sent if r["topic"] == s.labels_topic]
     assert labels == [{"device": "2", "time": 5.0, "label": 1, "fault": "spike"}]
+
+
+def test_too_few_partitions_is_a_clear_error() -> None:
+    """A readings topic with fewer partitions than the plan is refused before producing."""
+    s = load_settings(readings_partitions=64)
+    with pytest.raises(ValueError, match="has 12 partitions, the plan needs"):
+        Runner(s, {"0": 63}, producer=Recorder()).run(readings(3))  # type: ignore[arg-type]
 
 
 def test_loop_shifts_time_and_max_readings_stops() -> None:
