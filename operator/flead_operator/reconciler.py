@@ -5,38 +5,28 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from flead.logging import get_logger
 from flead_operator.kube import Kube
 from flead_operator.metrics import OperatorMetrics
-from flead_operator.plan import Plan, plan_namespace
+from flead_operator.plan import plan_namespace
 from flead_operator.records import DeviceRecord, TrainerRecord
 from flead_operator.settings import OperatorSettings
 from flead_operator.stats import StatsPoller
+from flead_operator.writer import Writer
 
 __all__ = ["Reconciler"]
 
 log = get_logger("flead_operator.reconciler")
 RETRY_SECONDS = 5.0
-DEDUP_SECONDS = 30.0
-STATUS_BATCH_PER_WORKER = 4  # status writes per pass = api_concurrency * this  # a write not yet echoed by the watch is not sent again within this time
+STATUS_BATCH_PER_WORKER = 4  # status writes per pass = api_concurrency * this
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _fingerprint(patch: Mapping[str, Any]) -> str:
-    """A status patch without its timestamps: the same write, whenever it is computed."""
-    conditions = [
-        {k: v for k, v in c.items() if k != "lastTransitionTime"}
-        for c in patch.get("conditions") or []
-    ]
-    return repr({**patch, "conditions": conditions})
 
 
 class Reconciler:
@@ -51,7 +41,6 @@ class Reconciler:
         trainers: Mapping[str, Any],
     ) -> None:
         self._s = settings
-        self._kube = kube
         self._metrics = metrics
         self._devices = devices
         self._trainers = trainers
@@ -62,8 +51,7 @@ class Reconciler:
         self._indexed = False
         self._task: asyncio.Task[None] | None = None
         self._stats: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(settings.api_concurrency, thread_name_prefix="flead-api")
-        self._sent: dict[tuple[str, str, str], tuple[str, Any, float]] = {}
+        self._writer = Writer(kube, settings.api_concurrency)
         self._counts: dict[str, tuple[int, int, int, int]] = {}
         self.reconciles = 0
 
@@ -78,15 +66,13 @@ class Reconciler:
         self._task = asyncio.create_task(self._run(), name="flead-reconciler")
         if self._s.prometheus_url:
             poller = StatsPoller(
-                self._s.prometheus_url, self._s.stats_seconds, self._devices, self._write, _now
+                self._s.prometheus_url,
+                self._s.stats_seconds,
+                self._devices,
+                self._writer.patch_status,
+                _now,
             )
             self._stats = asyncio.create_task(poller.run(), name="flead-stats")
-
-    async def _write(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self._pool, self._kube.patch_device_status, namespace, name, patch
-        )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let the current namespace finish (up to ``timeout``), then release the threads."""
@@ -99,8 +85,7 @@ class Reconciler:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
             except TimeoutError:
                 self._task.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._kube.close()
+        self._writer.close()
 
     def health(self) -> dict[str, Any]:
         """Liveness data; raises when the background task has died (kopf then answers 500)."""
@@ -120,8 +105,7 @@ class Reconciler:
             self._dirty |= self._unfinished
             self._unfinished = set()
             self._wake.clear()
-            horizon = time.monotonic() - DEDUP_SECONDS
-            self._sent = {k: v for k, v in self._sent.items() if v[2] > horizon}
+            self._writer.prune()
             batch, self._dirty = self._dirty, set()
             for namespace in sorted(batch):
                 if self._stopping:
@@ -140,7 +124,7 @@ class Reconciler:
         if len(plan.status) > limit:  # re-plan after a batch: later writes would be stale
             plan = replace(plan, status=plan.status[:limit])
             self._unfinished.add(namespace)
-        failures = await self._execute(namespace, plan, seen)
+        failures = await self._writer.execute(namespace, plan, seen)
         self.reconciles += 1
         self._counts[namespace] = (plan.devices, plan.ready, plan.groups, len(trainers))
         if not devices and not trainers:
@@ -163,68 +147,6 @@ class Reconciler:
                 status_patches=len(plan.status),
                 seconds=round(time.perf_counter() - started, 3),
             )
-
-    async def _execute(self, namespace: str, plan: Plan, seen: Mapping[Any, Any]) -> int:
-        """Deployments first, then statuses; returns the number of failed calls."""
-        kube = self._kube
-        calls = [
-            self._once(
-                ("trainer", namespace, b["metadata"]["name"]),
-                repr(b),
-                seen.get(b["metadata"]["name"]),
-                kube.apply_deployment,
-                b,
-            )
-            for b in plan.apply
-        ]
-        calls += [
-            self._once(
-                ("trainer", namespace, name),
-                "delete",
-                seen.get(name),
-                kube.delete_deployment,
-                namespace,
-                name,
-            )
-            for name in plan.delete
-        ]
-        failures = await self._gather(calls)
-        calls = [
-            self._once(
-                ("device", namespace, name),
-                _fingerprint(p),
-                seen.get(("device", name)),
-                kube.patch_device_status,
-                namespace,
-                name,
-                p,
-            )
-            for name, p in plan.status
-        ]
-        return failures + await self._gather(calls)
-
-    def _once(
-        self, key: tuple[str, str, str], what: str, seen: Any, fn: Callable[..., None], *args: Any
-    ) -> asyncio.Future[None] | None:
-        """Run ``fn`` in the pool, unless this very write was sent moments ago and the watch has
-        not yet echoed anything about the object (the index still holds what it held then)."""
-        last = self._sent.get(key)
-        now = time.monotonic()
-        if last is not None and last[:2] == (what, seen) and now - last[2] < DEDUP_SECONDS:
-            return None
-        self._sent[key] = (what, seen, now)
-        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-    async def _gather(self, futures: list[asyncio.Future[None] | None]) -> int:
-        results = await asyncio.gather(
-            *(f for f in futures if f is not None), return_exceptions=True
-        )
-        errors = [r for r in results if isinstance(r, BaseException)]
-        for error in errors[:3]:
-            log.warning("API call failed", error=str(error)[:300])
-        if errors:
-            self._sent.clear()  # retry everything on the next pass
-        return len(errors)
 
     def _publish_counts(self) -> None:
         totals = [sum(c[i] for c in self._counts.values()) for i in range(4)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,16 +14,15 @@ from flead.logging import get_logger
 from flead.model import DeviceBank
 from flead_trainer import metrics as m
 from flead_trainer.batch import (
-    Raw,
     anomaly_docs,
-    decode_batch,
     first_offsets,
     merge_results,
     next_offsets,
     result_docs,
 )
-from flead_trainer.cadence import Cadence
 from flead_trainer.client import AggregatorClient
+from flead_trainer.decode import Raw, decode_batch
+from flead_trainer.federate import Federator
 from flead_trainer.kafka_io import resume_positions
 from flead_trainer.publish import publish_anomalies, publish_dead
 from flead_trainer.settings import TrainerSettings
@@ -51,12 +49,8 @@ class Trainer:
         self.topic = s.readings_topic
         self.consumer, self.producer, self.store, self.client = consumer, producer, store, client
         self.bank = bank or DeviceBank(s.features, seed=s.trainer_seed)
-        self.cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
+        self.fed = Federator(s, self.bank, client)
         self.owner: dict[str, int] = {}  # device -> partition it was last seen on
-        self.joined: dict[str, int] = {}  # device -> global version when it joined
-        self.version = 0
-        self.next_model_poll = 0.0
-        self.backoff_until = 0.0
         self.ready = False
         self.batches = 0
         self.next_prune = time.monotonic() + s.trainer_prune_seconds
@@ -74,13 +68,13 @@ class Trainer:
             for device, blob in cp.states.items():
                 self.bank.import_state(device, blob)
                 self.owner[device] = cp.partition
-            self.version = max(self.version, cp.global_version)
+            self.fed.version = max(self.fed.version, cp.global_version)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
         )
         self.consumer.assign(positions)
         m.DEVICES.set(len(self.owner))
-        self.sync_global(force=True)
+        self.fed.sync_global(force=True)
         self.ready = True
         log.info(
             "assigned",
@@ -102,7 +96,7 @@ class Trainer:
             self._process(records)
         if time.monotonic() >= self.next_checkpoint:
             self.checkpoint()
-        self._federate()
+        self.fed.tick()
         return len(records)
 
     def _process(self, records: list[Raw]) -> None:
@@ -118,19 +112,18 @@ class Trainer:
             score = threshold = np.empty(0, np.float32)
             anomaly = np.empty(0, bool)
         m.TRAINING.observe(time.perf_counter() - started)
-        flagged = anomaly_docs(d, score, threshold, anomaly, self.version)
+        flagged = anomaly_docs(d, score, threshold, anomaly, self.fed.version)
         publish_anomalies(self.producer, self.s.anomalies_topic, flagged)
         started = time.perf_counter()
         for doc in result_docs(
-            self.topic, d, first_offsets(records), score, threshold, anomaly, self.version
+            self.topic, d, first_offsets(records), score, threshold, anomaly, self.fed.version
         ):
             self.results.setdefault(doc["partition"], []).append(doc)
         self.store.write_anomalies(flagged)
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
-            if device not in self.owner:
-                self.joined[str(device)] = self.version
+            self.fed.joined_now(str(device))
             self.owner[str(device)] = int(p)
         self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)
@@ -148,7 +141,7 @@ class Trainer:
             for device, p in self.owner.items():
                 if p in states:
                     states[p][device] = self.bank.export_state(device)
-            cps = [Checkpoint(p, offsets[p], st, self.version) for p, st in states.items()]
+            cps = [Checkpoint(p, offsets[p], st, self.fed.version) for p, st in states.items()]
             self.results.clear()
             self.uncommitted.clear()
             self._inflight = self._writer.submit(self._write, results, cps, offsets)
@@ -184,7 +177,7 @@ class Trainer:
         if not n:
             return
         counts = Counter(str(x) for x in device)
-        self.cadence.learned(counts.items(), time.monotonic())
+        self.fed.learned(counts.items())
         last: dict[str, int] = {str(x): i for i, x in enumerate(device)}
         for dev, k in counts.items():
             m.DEVICE_READINGS.labels(dev).inc(k)
@@ -194,45 +187,11 @@ class Trainer:
         for dev, k in Counter(str(x) for x in device[anomaly]).items():
             m.DEVICE_ANOMALIES.labels(dev).inc(k)
 
-    def _federate(self) -> None:
-        now = time.monotonic()
-        if now >= self.backoff_until:
-            for device in self.cadence.due(now):
-                update = self.bank.local_update(device)
-                # a device that joined after an adoption started from that version
-                base = max(update.base_version, self.joined.get(device, 0))
-                update = replace(update, base_version=base)
-                if update.samples < 1:
-                    self.cadence.sent(device, now)
-                    continue
-                uid = f"{self.s.partition_group}:{device}:{update.base_version}:{time.time_ns()}"
-                outcome = self.client.send_update(uid, device, update)
-                m.UPDATES_SENT.labels(outcome).inc()
-                if outcome == "error":
-                    self.backoff_until = now + 5.0
-                    break
-                self.cadence.sent(device, now)
-        self.sync_global()
-
-    def sync_global(self, force: bool = False) -> None:
-        """Adopt the aggregator's global model when its ETag changed (polled every few seconds)."""
-        now = time.monotonic()
-        if not force and now < self.next_model_poll:
-            return
-        self.next_model_poll = now + self.s.trainer_model_poll_seconds
-        model = self.client.fetch_global()
-        if model is None or model.version <= self.version:
-            return
-        self.bank.adopt_global(model.weights, model.version)
-        self.version = model.version
-        m.GLOBAL_VERSION.set(self.version)
-        log.info("adopted global model", version=self.version)
-
     def status(self) -> dict[str, Any]:
         """Readiness facts."""
         return {
             "ready": self.ready,
             "batches": self.batches,
             "devices": len(self.owner),
-            "global_version": self.version,
+            "global_version": self.fed.version,
         }

@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from flead_trainer.batch import Dead
+from flead_trainer.decode import Dead
 
 __all__ = ["dead_headers", "publish_anomalies", "publish_dead"]
 

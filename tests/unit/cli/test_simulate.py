@@ -139,3 +139,18 @@ def test_intel_lab_file_with_labels(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_labels_need_intel_lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--labels alone is refused: it only makes sense beside --intel-lab."""
     assert "--intel-lab" in _fail(["simulate", "--labels", str(tmp_path / "l.csv")], capsys)
+
+
+def test_round_options_build_the_plan() -> None:
+    """Default: a round every hour of stream time; --round-rows replaces it; 0 s is refused."""
+    from flead.cli.simulate import _settings
+
+    base = {"intel_lab": None, "labels": None, "csv": None, "device_column": None,
+            "label_column": None, "time_column": None, "features": None, "round_seconds": None,
+            "round_rows": None, "warmup": 0.1, "days": 1.0, "seed": 0, "devices": 2,
+            "modes": "local", "batch": 64, "workers": None, "out": Path("x")}  # fmt: skip
+    assert _settings(**base).plan.round_seconds == 3600.0
+    by_rows = _settings(**(base | {"round_rows": 500})).plan
+    assert (by_rows.round_seconds, by_rows.round_rows) == (None, 500)
+    with pytest.raises(ValueError, match="--round-seconds"):
+        _settings(**(base | {"round_seconds": 0.0}))

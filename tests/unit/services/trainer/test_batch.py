@@ -7,14 +7,13 @@ import pytest
 
 from flead.wire import encode_reading
 from flead_trainer.batch import (
-    Raw,
     anomaly_docs,
-    decode_batch,
     first_offsets,
     merge_results,
     next_offsets,
     result_docs,
 )
+from flead_trainer.decode import Raw, decode_batch
 from flead_trainer.publish import dead_headers
 
 pytestmark = pytest.mark.unit
