@@ -16,11 +16,11 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEAD_", extra="ignore")
 
     log_format: Literal["json", "console"] = Field(
-        "json", description="json for machines, console for humans"
+        default="json", description="json for machines, console for humans"
     )
-    log_level: str = Field("INFO", description="Python log level name")
+    log_level: str = Field(default="INFO", description="Python log level name")
     metrics_port: int = Field(
-        0, ge=0, le=65535, description="port of /metrics; 0 = the service's default"
+        default=0, ge=0, le=65535, description="port of /metrics; 0 = the service's default"
     )
 
 
@@ -28,25 +28,25 @@ class KafkaSettings(CommonSettings):
     """Where Kafka is and which topics FLEAD uses."""
 
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:19092",
+        default="127.0.0.1:19092",
         validation_alias=AliasChoices("FLEAD_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
         description="Kafka bootstrap servers, comma separated",
     )
-    readings_topic: str = Field("flead.readings", description="topic of sensor readings")
+    readings_topic: str = Field(default="flead.readings", description="topic of sensor readings")
     readings_partitions: int = Field(
-        12, ge=1, le=4096, description="partitions of the readings topic"
+        default=12, ge=1, le=4096, description="partitions of the readings topic"
     )
-    labels_topic: str = Field("flead.labels", description="topic of ground-truth labels")
-    anomalies_topic: str = Field("flead.anomalies", description="topic of detected anomalies")
-    dead_letter_topic: str = Field("flead.dead-letter", description="topic of malformed records")
+    labels_topic: str = Field(default="flead.labels", description="topic of ground-truth labels")
+    anomalies_topic: str = Field(default="flead.anomalies", description="topic of detected anomalies")
+    dead_letter_topic: str = Field(default="flead.dead-letter", description="topic of malformed records")
 
 
 class MongoSettings(CommonSettings):
     """Where MongoDB (or a MongoDB-wire server) is."""
 
     mongodb_uri: str = Field(
-        "mongodb://127.0.0.1:27017/flead",
+        default="mongodb://127.0.0.1:27017/flead",
         validation_alias=AliasChoices("FLEAD_MONGODB_URI", "MONGODB_URI"),
         description="MongoDB connection string",
     )
-    mongodb_database: str = Field("flead", description="database name")
+    mongodb_database: str = Field(default="flead", description="database name")

@@ -13,5 +13,4 @@ __all__ = ["initial_weights"]
 
 def initial_weights(features: Sequence[str], seed: int) -> list[np.ndarray]:
     """The shared weights every new device model starts from (same features and seed as trainers)."""
-    bank = DeviceBank(features, seed=seed)
-    return [np.array(a, dtype=np.float32) for a in bank.state.init[: bank.state.n_shared]]
+    return DeviceBank(features, seed=seed).global_weights()

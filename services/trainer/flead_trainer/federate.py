@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 
 from flead.logging import get_logger
 from flead.model import DeviceBank
@@ -25,14 +24,9 @@ class Federator:
     def __init__(self, s: TrainerSettings, bank: DeviceBank, client: AggregatorClient) -> None:
         self.s, self.bank, self.client = s, bank, client
         self.cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
-        self.joined: dict[str, int] = {}  # device -> global version when it joined
         self.version = 0
         self.next_model_poll = 0.0
         self.backoff_until = 0.0
-
-    def joined_now(self, device: str) -> None:
-        """A device seen for the first time starts from the version adopted now."""
-        self.joined.setdefault(device, self.version)
 
     def learned(self, counts: Iterable[tuple[str, int]]) -> None:
         """Rows each device learned from in the last batch."""
@@ -47,10 +41,7 @@ class Federator:
                 if update.samples < 1:
                     self.cadence.sent(device, now)
                     continue
-                # a device that joined after an adoption started from that version
-                base = max(update.base_version, self.joined.get(device, 0))
-                update = replace(update, base_version=base)
-                uid = f"{self.s.partition_group}:{device}:{base}:{time.time_ns()}"
+                uid = f"{self.s.partition_group}:{device}:{update.base_version}:{time.time_ns()}"
                 outcome = self.client.send_update(uid, device, update)
                 m.UPDATES_SENT.labels(outcome).inc()
                 if outcome == "error":

@@ -123,7 +123,6 @@ class Trainer:
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
-            self.fed.joined_now(str(device))
             self.owner[str(device)] = int(p)
         self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)

@@ -88,6 +88,7 @@ class DeviceBank:
         """Set the shared part of every device (personal heads and statistics are kept)."""
         self.state.set_global([np.asarray(a, dtype=np.float32) for a in weights])
         self.version = int(version)
+        self.state.global_version = self.version
         self.state.arrays["base_version"][:] = self.version
 
     def mean_loss(self, device: str | None = None) -> float:

@@ -63,6 +63,7 @@ class BankState:
         self.free: list[int] = []
         self.next_slot = 0
         self.global_: list[np.ndarray] | None = None
+        self.global_version = 0  # base version a joining device starts from
         self.arrays: dict[str, np.ndarray] = {
             k: np.full((self.capacity, *s), v, dtype=t) for k, (s, t, v) in self.layout.items()
         }
@@ -101,6 +102,7 @@ class BankState:
     def _reset(self, slot: int) -> None:
         for k, (_, _, fill) in self.layout.items():
             self.arrays[k][slot] = fill
+        self.arrays["base_version"][slot] = self.global_version
         if self.pooled:
             return
         start = self.init if self.global_ is None else self.global_ + self.init[self.n_shared :]

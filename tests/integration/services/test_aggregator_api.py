@@ -13,12 +13,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from flead.wire import decode_arrays, encode_arrays
-from tests.integration.services.compat import patch_many_more
 from tests.integration.services.conftest import TOKEN, Bed, start_aggregator
 
 pytestmark = pytest.mark.integration
 
-patch_many_more()
 WRITE = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/octet-stream"}
 
 

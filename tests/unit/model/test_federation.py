@@ -30,6 +30,17 @@ def test_local_update_is_the_shared_part_with_its_sample_count() -> None:
     assert bank.local_update("1").samples == 0  # the counter restarts
 
 
+def test_a_device_joining_after_adoption_starts_from_the_adopted_version() -> None:
+    """A newcomer's first update names the global version it started from, not 0 (else: stale)."""
+    dev, t, v = stream(devices=2, rows=300, seed=3)
+    bank = DeviceBank(FEATURES)
+    first = dev == dev[0]
+    _feed(bank, dev[first], t[first], v[first])
+    bank.adopt_global(bank.global_weights(), version=7)
+    _feed(bank, dev[~first], t[~first], v[~first])
+    assert bank.local_update(str(dev[~first][0])).base_version == 7
+
+
 def test_adopt_global_sets_the_body_and_keeps_heads() -> None:
     """Every device gets the global body; its personal head and statistics are kept."""
     dev, t, v = stream(devices=3, rows=300, seed=2)
