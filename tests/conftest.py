@@ -9,6 +9,6 @@ from tests.support.testbed import (  # noqa: F401  (fixtures, re-exported for py
     _testbed_for_marked_tests,
     k8s_namespace,
     mint_sa_kubeconfig,
-    register_prometheus_target,
     read_testbed_env,
+    register_prometheus_target,
 )

@@ -37,8 +37,12 @@ class KafkaSettings(CommonSettings):
         default=12, ge=1, le=4096, description="partitions of the readings topic"
     )
     labels_topic: str = Field(default="flead.labels", description="topic of ground-truth labels")
-    anomalies_topic: str = Field(default="flead.anomalies", description="topic of detected anomalies")
-    dead_letter_topic: str = Field(default="flead.dead-letter", description="topic of malformed records")
+    anomalies_topic: str = Field(
+        default="flead.anomalies", description="topic of detected anomalies"
+    )
+    dead_letter_topic: str = Field(
+        default="flead.dead-letter", description="topic of malformed records"
+    )
 
 
 class MongoSettings(CommonSettings):
