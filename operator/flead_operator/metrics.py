@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["OperatorMetrics"]
+__all__ = ["VERBS", "OperatorMetrics"]
+
+VERBS = ("apply", "patch", "delete")  # the writes kube.py makes
 
 
 class OperatorMetrics:
@@ -39,3 +41,7 @@ class OperatorMetrics:
             ["verb"],
             registry=reg,
         )
+        for (
+            verb
+        ) in VERBS:  # every series exists from the start, so rate() works before a first write
+            self.api_requests.labels(verb=verb)

@@ -180,6 +180,7 @@ class Trainer:
         last: dict[str, int] = {str(x): i for i, x in enumerate(device)}
         for dev, k in counts.items():
             m.DEVICE_READINGS.labels(dev).inc(k)
+            m.DEVICE_ANOMALIES.labels(dev)  # exists at 0 from the device's first reading
             i = last[dev]
             m.DEVICE_SCORE.labels(dev).set(float(score[i]))
             m.DEVICE_THRESHOLD.labels(dev).set(float(threshold[i]))
