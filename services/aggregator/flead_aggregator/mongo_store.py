@@ -7,10 +7,10 @@ from collections import OrderedDict
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.database import Database
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from flead.mongo import open_database
 from flead.wire import decode_arrays, encode_arrays
 from flead_aggregator.store import ModelRecord, UpdateRecord
 
@@ -37,10 +37,8 @@ class MongoStore:
     """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
-        self.client: MongoClient[dict[str, Any]] = MongoClient(
-            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
-        )
-        self.db: Database[dict[str, Any]] = self.client[database]
+        self.db = open_database(uri, database, timeout_ms=timeout_ms)
+        self.client = self.db.client
         self.models = self.db["models"]
         self.registry = self.db["registry"]
         self.updates = self.db["updates"]

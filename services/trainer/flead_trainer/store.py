@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import DESCENDING, MongoClient
+from pymongo import DESCENDING
 from pymongo.collection import Collection
-from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
+
+from flead.mongo import open_database
 
 __all__ = ["Checkpoint", "TrainerStore", "anomaly_id"]
 
@@ -63,10 +64,8 @@ class TrainerStore:
     """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
-        self.client: MongoClient[dict[str, Any]] = MongoClient(
-            uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
-        )
-        self.db: Database[dict[str, Any]] = self.client[database]
+        self.db = open_database(uri, database, timeout_ms=timeout_ms)
+        self.client = self.db.client
         self.checkpoints = self.db["checkpoints"]
         self.results = self.db["results"]
         self.anomalies = self.db["anomalies"]
