@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from flead_trainer.settings import TrainerSettings
 
-__all__ = ["consumer_config", "lags_from_stats", "producer_config", "resume_positions"]
+__all__ = [
+    "committed_offsets",
+    "consumer_config",
+    "lags_from_stats",
+    "producer_config",
+    "resume_positions",
+]
 
 
 def lags_from_stats(stats_json: str, topic: str) -> dict[int, int]:
@@ -56,10 +70,7 @@ def resume_positions(
     consumer: Consumer, topic: str, partitions: Sequence[int], checkpointed: dict[int, int]
 ) -> list[TopicPartition]:
     """Where to start each partition: the checkpoint's next offset, else the group's commit, else 0."""
-    committed = {
-        tp.partition: tp.offset
-        for tp in consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-    }
+    committed = {tp.partition: tp.offset for tp in committed_offsets(consumer, topic, partitions)}
     out = []
     for p in partitions:
         if p in checkpointed:
@@ -70,6 +81,37 @@ def resume_positions(
             offset = OFFSET_BEGINNING
         out.append(TopicPartition(topic, p, offset))
     return out
+
+
+COORDINATOR_NOT_READY = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
+
+
+def committed_offsets(
+    consumer: Consumer, topic: str, partitions: Sequence[int], *, deadline_seconds: float = 120.0
+) -> list[TopicPartition]:
+    """The group's committed offsets, retrying while the broker's group coordinator is not ready
+    (NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS right after the offsets topic is created)."""
+    give_up = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            result: list[TopicPartition] = consumer.committed(
+                [TopicPartition(topic, p) for p in partitions], timeout=10
+            )
+            return result
+        except KafkaException as exc:
+            error = exc.args[0]
+            transient = error.retriable() or error.code() in COORDINATOR_NOT_READY
+            if not transient or time.monotonic() > give_up:
+                raise
+            time.sleep(0.5)
 
 
 def make_clients(s: TrainerSettings, on_stats: Callable[[str], None]) -> tuple[Consumer, Producer]:
