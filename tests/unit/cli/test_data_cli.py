@@ -8,18 +8,9 @@ from pathlib import Path
 import pytest
 
 from flead.cli.main import run
+from tests.unit.cli.conftest import CliFailure
 
 pytestmark = pytest.mark.unit
-
-
-def _fail(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run argv, expect exit 2, return the single stderr line."""
-    with pytest.raises(SystemExit) as info:
-        run(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def test_synth_then_inspect_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,33 +58,33 @@ def test_inspect_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert summary["missing"] == {"x": 1, "y": 0}
 
 
-def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file(tmp_path: Path, cli_fails: CliFailure) -> None:
     """A missing data file is one line naming it, exit 2."""
-    line = _fail(["data", "inspect", str(tmp_path / "nope.txt")], capsys)
+    line = cli_fails(["data", "inspect", str(tmp_path / "nope.txt")])
     assert "nope.txt: no such data file" in line
 
 
-def test_non_numeric_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_numeric_devices(tmp_path: Path, cli_fails: CliFailure) -> None:
     """--devices abc is a usage error on one line, exit 2."""
-    line = _fail(["data", "synth", "--out", str(tmp_path), "--devices", "abc"], capsys)
+    line = cli_fails(["data", "synth", "--out", str(tmp_path), "--devices", "abc"])
     assert "--devices" in line
 
 
-def test_csv_without_named_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_without_named_column(tmp_path: Path, cli_fails: CliFailure) -> None:
     """A CSV lacking the named device column is one line naming the column, exit 2."""
     path = tmp_path / "in.csv"
     path.write_text("a,b\n1,2\n")
-    line = _fail(["data", "inspect", str(path), "--device-column", "device"], capsys)
+    line = cli_fails(["data", "inspect", str(path), "--device-column", "device"])
     assert "no column 'device'" in line
 
 
-def test_download_offline_fails_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_download_offline_fails_fast(tmp_path: Path, cli_fails: CliFailure) -> None:
     """download against a closed port stops within seconds with one line, exit 2, nothing written."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     started = time.monotonic()
-    line = _fail(
+    line = cli_fails(
         [
             "data",
             "download",
@@ -101,8 +92,7 @@ def test_download_offline_fails_fast(tmp_path: Path, capsys: pytest.CaptureFixtu
             str(tmp_path / "d"),
             "--base-url",
             f"http://127.0.0.1:{port}/",
-        ],
-        capsys,
+        ]
     )
     assert time.monotonic() - started < 6.0
     assert line.startswith("flead: error: cannot download")

@@ -9,6 +9,7 @@ import pytest
 
 from flead.cli.main import run
 from flead.data.synth import generate
+from tests.unit.cli.conftest import CliFailure
 
 pytestmark = pytest.mark.unit
 
@@ -16,33 +17,23 @@ MODES = ("local", "federated", "personalized", "centralized", "river_hst")
 MODE_KEYS = {"auc_pr", "auc_roc", "f1", "false_alarms_per_device_day", "per_fault_type"}
 
 
-def _fail(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run argv, expect exit 2, return the single stderr line."""
-    with pytest.raises(SystemExit) as info:
-        run(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
-
-
-def test_missing_intel_lab_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_intel_lab_file(tmp_path: Path, cli_fails: CliFailure) -> None:
     """A data file that does not exist: one line naming it, exit 2, before any progress bar."""
-    line = _fail(["simulate", "--intel-lab", str(tmp_path / "nope.txt")], capsys)
+    line = cli_fails(["simulate", "--intel-lab", str(tmp_path / "nope.txt")])
     assert "nope.txt" in line
     assert "no such" in line
 
 
-def test_csv_needs_device_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_needs_device_column(tmp_path: Path, cli_fails: CliFailure) -> None:
     """--csv without --device-column is refused with a line that names the missing option."""
     path = tmp_path / "x.csv"
     path.write_text("device,t,v,label\n1,0,1.0,0\n")
-    assert "--device-column" in _fail(["simulate", "--csv", str(path)], capsys)
+    assert "--device-column" in cli_fails(["simulate", "--csv", str(path)])
 
 
-def test_unknown_mode(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_mode(cli_fails: CliFailure) -> None:
     """An unknown mode is refused and the valid ones are listed."""
-    line = _fail(["simulate", "--modes", "local,magic"], capsys)
+    line = cli_fails(["simulate", "--modes", "local,magic"])
     assert "'magic'" in line
     assert "river_hst" in line
 
@@ -58,11 +49,9 @@ def test_unknown_mode(capsys: pytest.CaptureFixture[str]) -> None:
         (["--device-column", "d"], "need --csv"),
     ],
 )
-def test_bad_option_values(
-    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_option_values(argv: list[str], needle: str, cli_fails: CliFailure) -> None:
     """Bad values and combinations: exit 2 and one line that says which option is wrong."""
-    assert needle in _fail(["simulate", "--modes", "local", *argv], capsys)
+    assert needle in cli_fails(["simulate", "--modes", "local", *argv])
 
 
 def test_tiny_run_writes_the_contract_and_plots(
@@ -136,9 +125,9 @@ def test_intel_lab_file_with_labels(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "report:" in capsys.readouterr().out
 
 
-def test_labels_need_intel_lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_labels_need_intel_lab(tmp_path: Path, cli_fails: CliFailure) -> None:
     """--labels alone is refused: it only makes sense beside --intel-lab."""
-    assert "--intel-lab" in _fail(["simulate", "--labels", str(tmp_path / "l.csv")], capsys)
+    assert "--intel-lab" in cli_fails(["simulate", "--labels", str(tmp_path / "l.csv")])
 
 
 def test_round_options_build_the_plan() -> None:
