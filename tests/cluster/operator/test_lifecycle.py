@@ -7,6 +7,7 @@ namespace.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -124,34 +125,21 @@ def test_delete_half_shrinks_and_readd_restores(
         assert after[name]["metadata"]["uid"] == before[name]
 
 
+def _set_paused(namespace: str, name: str, *, paused: bool) -> None:
+    patch = json.dumps({"spec": {"paused": paused}})
+    kubectl("patch", "fd", name, "-n", namespace, "--type=merge", "-p", patch)
+
+
 def test_paused_device_is_skipped(operator: OperatorProcess, device_namespace: str) -> None:
     """spec.paused=true: Ready=False with reason Paused, no group; unpausing makes it Ready again."""
-    kubectl(
-        "patch",
-        "fd",
-        "mote-5",
-        "-n",
-        device_namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"paused": true}}',
-    )
+    _set_paused(device_namespace, "mote-5", paused=True)
 
     def paused() -> bool:
         device = devices(device_namespace)["mote-5"]
         return condition(device).get("reason") == "Paused" and "trainer" not in device["status"]
 
     wait_until("mote-5 paused", paused, 30)
-    kubectl(
-        "patch",
-        "fd",
-        "mote-5",
-        "-n",
-        device_namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"paused": false}}',
-    )
+    _set_paused(device_namespace, "mote-5", paused=False)
     wait_ready(device_namespace, 54)
 
 
