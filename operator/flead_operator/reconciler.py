@@ -124,12 +124,13 @@ class Reconciler:
         if len(plan.status) > limit:  # re-plan after a batch: later writes would be stale
             plan = replace(plan, status=plan.status[:limit])
             self._unfinished.add(namespace)
-        failures = await self._writer.execute(namespace, plan, seen)
-        self.reconciles += 1
+        # The gauges move before the writes: whoever sees a status this plan wrote sees its counts.
         self._counts[namespace] = (plan.devices, plan.ready, plan.groups, len(trainers))
         if not devices and not trainers:
             self._counts.pop(namespace, None)
         self._publish_counts()
+        failures = await self._writer.execute(namespace, plan, seen)
+        self.reconciles += 1
         self._metrics.reconcile_duration.observe(time.perf_counter() - started)
         if failures:
             self._metrics.reconcile_errors.inc()

@@ -35,13 +35,14 @@ def test_operator_survives_an_api_server_outage(
     wait_ready(device_namespace, 10)
 
     proxy.cut()
-    time.sleep(3)
     apply_docs(device_namespace, [mote(i) for i in range(11, 21)])  # admin, not via the proxy
-    time.sleep(12)
+    time.sleep(15)  # the outage's length, not a synchronisation: nothing waits on it
     assert operator.proc is not None
     assert operator.proc.poll() is None, operator.log_tail()
     proxy.restore()
 
     wait_ready(device_namespace, 20, timeout=120)
     assert operator.healthz() == 200
+    # The gauges are published before the statuses of the same plan are written.
     assert operator.metric("flead_operator_devices") == 20
+    assert operator.metric("flead_operator_devices_ready") == 20

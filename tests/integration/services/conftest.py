@@ -140,14 +140,32 @@ def start_aggregator(b: Bed, **extra: str | int | float) -> tuple[str, subproces
     return url, proc
 
 
-def high_watermarks(b: Bed, topic: str) -> int:
-    """Records in a topic (sum of high watermarks; topics here are never compacted)."""
+def partition_watermarks(b: Bed, topic: str) -> dict[int, int]:
+    """Each partition's high watermark: the offset its next record will get."""
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": f"{b.prefix}-wm"})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def high_watermarks(b: Bed, topic: str) -> int:
+    """Records in a topic (sum of high watermarks; topics here are never compacted)."""
+    return sum(partition_watermarks(b, topic).values())
+
+
+def committed_offsets(b: Bed, topic: str, group: str) -> dict[int, int]:
+    """The offsets `group` committed on each partition of `topic` (-1001 = none yet)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        done = c.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+        return {tp.partition: tp.offset for tp in done}
     finally:
         c.close()
 

@@ -1,71 +1,119 @@
-"""A trainer killed with SIGKILL mid-stream and restarted: every reading's result exactly once."""
+"""A trainer killed with SIGKILL and restarted: every reading's result exactly once.
+
+The kill points are fixed by offsets, never by racing the trainer's poll loop: the stream is
+produced in two parts, and each kill waits for a state the test can observe exactly (every
+record of the first part scored with nothing durable; then every record of it committed).
+"""
 
 from __future__ import annotations
 
 import json
 import signal
 from collections import Counter
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.integration.services.conftest import Bed, free_port, high_watermarks, result_rows
+from tests.integration.services.conftest import (
+    Bed,
+    committed_offsets,
+    free_port,
+    metric_value,
+    partition_watermarks,
+    result_rows,
+)
 from tests.support.testbed import wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def trainer_env(b: Bed) -> dict[str, str | int | float]:
-    """A slow-ish trainer (tiny batches) so the kill lands mid-stream; no aggregator reachable."""
+def produce(b: Bed, seed: int) -> None:
+    """Half a day of 12 synthetic motes on two partitions, all published before it returns."""
+    producer = b.start(
+        "flead_producer",
+        f"producer-{seed}",
+        flead_readings_partitions=2,
+        flead_producer_synth_devices=12,
+        flead_producer_synth_days=0.5,
+        flead_producer_synth_seed=seed,
+        flead_producer_labels="none",
+        flead_metrics_port=free_port(),
+    )
+    assert producer.wait(120) == 0, b.log(f"producer-{seed}")
+
+
+def trainer_env(b: Bed, metrics_port: int, checkpoint_seconds: float) -> dict[str, Any]:
+    """A trainer of both partitions, no aggregator reachable (federation is not under test)."""
     return {
         "flead_partitions": "0,1",
         "flead_partition_group": "g0",
         "flead_consumer_group": b.prefix,
         "flead_aggregator_url": f"http://127.0.0.1:{free_port()}",
-        "flead_trainer_batch_size": 20,
-        "flead_metrics_port": free_port(),
+        "flead_trainer_batch_size": 200,
+        "flead_trainer_checkpoint_seconds": checkpoint_seconds,
+        "flead_metrics_port": metrics_port,
     }
 
 
+def consumed(port: int) -> float:
+    """Readings the trainer on `port` scored so far (0 while its HTTP server is not up)."""
+    try:
+        return metric_value(f"http://127.0.0.1:{port}/metrics", "flead_readings_consumed_total")
+    except httpx.HTTPError:
+        return 0.0
+
+
+def resumed(b: Bed, name: str) -> dict[int, int]:
+    """The offsets a trainer process said it resumed each partition at."""
+    lines = [json.loads(x) for x in b.log(name).splitlines() if '"assigned"' in x]
+    assert lines, b.log(name)
+    return {int(p): int(o) for p, o in lines[0]["resumed"].items()}
+
+
 def test_sigkill_then_restart_loses_and_duplicates_nothing(bed: Bed) -> None:
-    """Kill -9 after ~1/4 of the stream, restart: the results hold each offset exactly once."""
+    """Kill before any checkpoint, then after one and before the rest arrives: each restart
+    resumes exactly at the durable offsets and every offset's result is held exactly once."""
     bed.create_topics(2)
-    producer = bed.start(
-        "flead_producer",
-        "producer",
-        flead_readings_partitions=2,
-        flead_producer_synth_devices=12,
-        flead_producer_synth_days=0.5,
-        flead_producer_labels="none",
-        flead_metrics_port=free_port(),
-    )
-    assert producer.wait(120) == 0, bed.log("producer")
-    total = high_watermarks(bed, bed.topic("readings"))
-    assert total > 10_000
+    readings = bed.topic("readings")
+    produce(bed, seed=0)
+    first = partition_watermarks(bed, readings)
+    first_total = sum(first.values())
+    assert first_total > 5_000
+    assert min(first.values()) > 0, first
 
-    first = bed.start("flead_trainer", "trainer-1", **trainer_env(bed))
+    # Kill 1: the whole first part scored, nothing durable (its first checkpoint is an hour away).
+    port = free_port()
+    one = bed.start("flead_trainer", "trainer-1", **trainer_env(bed, port, 3600.0))
+    wait_until("trainer-1 scored the first part", lambda: consumed(port) >= first_total, 120)
+    one.send_signal(signal.SIGKILL)
+    one.wait(10)
+    assert result_rows(bed) == [], "trainer-1 made results durable: the kill point is not before"
+
+    # Kill 2: the first part durable and committed, the second part not produced yet.
+    two = bed.start("flead_trainer", "trainer-2", **trainer_env(bed, free_port(), 0.2))
     wait_until(
-        "a quarter of the results",
-        lambda: len(result_rows(bed)) >= total // 4,
+        "trainer-2 committed the first part",
+        lambda: committed_offsets(bed, readings, bed.prefix) == first,
         timeout=120,
-        interval=0.1,
     )
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    done_before = len(result_rows(bed))
-    assert done_before < total, "the trainer finished before the kill; the test proves nothing"
+    two.send_signal(signal.SIGKILL)
+    two.wait(10)
+    assert resumed(bed, "trainer-2") == dict.fromkeys(first, 0), "trainer-1 committed something"
 
-    second = bed.start("flead_trainer", "trainer-2", **trainer_env(bed))
+    produce(bed, seed=1)
+    total = sum(partition_watermarks(bed, readings).values())
+    assert total > first_total
+    three = bed.start("flead_trainer", "trainer-3", **trainer_env(bed, free_port(), 0.2))
     wait_until(
         "every reading's result",
         lambda: len({(r[0], r[1]) for r in result_rows(bed)}) >= total,
         timeout=180,
     )
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(30) == 0, bed.log("trainer-2")
+    three.send_signal(signal.SIGTERM)
+    assert three.wait(30) == 0, bed.log("trainer-3")
 
-    rows = result_rows(bed)
-    counts = Counter((r[0], r[1]) for r in rows)
+    counts = Counter((r[0], r[1]) for r in result_rows(bed))
     assert len(counts) == total
     assert max(counts.values()) == 1, f"duplicated: {[k for k, v in counts.items() if v > 1][:5]}"
-    assigned = [json.loads(x) for x in bed.log("trainer-2").splitlines() if '"assigned"' in x]
-    assert max(assigned[0]["resumed"].values()) > 0, "the restart did not resume from a checkpoint"
+    assert resumed(bed, "trainer-3") == first, "the restart did not resume at the checkpoint"
