@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
+    "Reading",
     "WireError",
     "decode_arrays",
     "decode_reading",
     "encode_arrays",
     "encode_reading",
+    "parse_reading",
 ]
 
 MAGIC = b"FLD1"
@@ -28,6 +31,7 @@ _COUNT = struct.Struct("<I")
 _ARRAY = struct.Struct("<BB")  # dtype code, ndim
 _CRC = struct.Struct("<I")
 _F32_MAX = float(np.finfo(np.float32).max)
+_F64_MAX = sys.float_info.max
 _CODES: dict[str, int] = {
     "float32": 1, "float64": 2, "float16": 3, "int8": 4, "int16": 5, "int32": 6, "int64": 7,
     "uint8": 8, "uint16": 9, "uint32": 10, "uint64": 11, "bool": 12,
@@ -125,51 +129,91 @@ def encode_reading(device: str, time: float, values: Mapping[str, float | None])
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _reject_constant(token: str) -> float:
-    return math.nan  # NaN / Infinity tokens: reported below as non_finite
+class Reading(NamedTuple):
+    """One decoded reading: device id, time, and one float per feature (NaN = missing/null)."""
+
+    device: str
+    time: float
+    values: list[float]
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WireError(f"wrong_type:{name}", f"expected a number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise WireError(f"non_finite:{name}", repr(value))
-    return number
+def _constant(token: str) -> float:
+    return math.nan  # NaN / Infinity tokens: reported as non_finite when a field holds one
+
+
+_JSON = json.JSONDecoder(parse_constant=_constant)
+
+
+def _syntax(exc: Exception) -> WireError:
+    if isinstance(exc, UnicodeDecodeError):
+        return WireError("bad_json", f"not UTF-8: {exc}")
+    if isinstance(exc, RecursionError):
+        return WireError("bad_json", "nested too deeply")
+    return WireError("bad_json", str(exc))  # syntax, or an integer beyond Python's digit limit
+
+
+def _time(value: object) -> float:
+    kind = type(value)
+    if kind is float or kind is int:
+        # exact int/float comparison: a huge int is out of range, never an OverflowError
+        if -_F64_MAX <= value <= _F64_MAX:  # type: ignore[operator]
+            return float(value)  # type: ignore[arg-type]
+        raise WireError("non_finite:time", repr(value)[:40])
+    raise WireError("wrong_type:time", f"expected a number, got {kind.__name__}")
+
+
+def _value(value: object, name: str) -> float:
+    kind = type(value)
+    if kind is float or kind is int:
+        if -_F32_MAX <= value <= _F32_MAX:  # type: ignore[operator]  # NaN fails both
+            return float(value)  # type: ignore[arg-type]
+        raise WireError(f"non_finite:{name}", f"{repr(value)[:40]} is not a finite float32")
+    raise WireError(f"wrong_type:{name}", f"expected a number, got {kind.__name__}")
+
+
+def parse_reading(raw: bytes, features: Sequence[str]) -> Reading:
+    """The one reading decoder (the trainer's hot path too): a Reading, or WireError(reason).
+
+    Reasons: bad_json (not UTF-8, bad syntax, nested too deeply, not an object),
+    missing_field:<name>, wrong_type:<name>, bad_text:device (not encodable as UTF-8),
+    empty:device, non_finite:<name> (NaN/Infinity tokens, times beyond float64, values beyond
+    float32). Integer device ids become strings; keys in "values" not in `features` are ignored.
+    """
+    try:
+        doc = _JSON.decode(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise _syntax(exc) from None
+    if type(doc) is not dict:
+        raise WireError("bad_json", "a reading must be a JSON object")
+    try:
+        device, time, values = doc["device"], doc["time"], doc["values"]
+    except KeyError:
+        missing = next(n for n in ("device", "time", "values") if n not in doc)
+        raise WireError(f"missing_field:{missing}") from None
+    if type(device) is int:
+        device = str(device)
+    elif type(device) is not str:
+        raise WireError("wrong_type:device", f"expected a string, got {type(device).__name__}")
+    elif not device.isascii():
+        try:
+            device.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WireError("bad_text:device", "a lone surrogate is not UTF-8") from None
+    if not device:
+        raise WireError("empty:device")
+    t = time if type(time) is float and -_F64_MAX <= time <= _F64_MAX else _time(time)
+    if type(values) is not dict:
+        raise WireError("wrong_type:values", f"expected an object, got {type(values).__name__}")
+    row: list[Any] = [values.get(name) for name in features]
+    for i, v in enumerate(row):
+        if v is None:
+            row[i] = math.nan
+        elif type(v) is not float or not -_F32_MAX <= v <= _F32_MAX:  # NaN fails the range
+            row[i] = _value(v, features[i])
+    return Reading(device, t, row)
 
 
 def decode_reading(raw: bytes, features: Sequence[str]) -> tuple[str, float, np.ndarray]:
-    """(device, time, values float32 [len(features)] with NaN for missing/null) or WireError(reason).
-
-    Reasons: bad_json, missing_field:<name>, wrong_type:<name>, non_finite:<name>, empty:device.
-    Keys in "values" that are not in `features` are ignored.
-    """
-    try:
-        doc = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WireError("bad_json", str(exc)) from None
-    if not isinstance(doc, dict):
-        raise WireError("bad_json", "a reading must be a JSON object")
-    for name in ("device", "time", "values"):
-        if name not in doc:
-            raise WireError(f"missing_field:{name}")
-    device = doc["device"]
-    if isinstance(device, int) and not isinstance(device, bool):
-        device = str(device)
-    if not isinstance(device, str):
-        raise WireError("wrong_type:device", f"expected a string, got {type(device).__name__}")
-    if not device:
-        raise WireError("empty:device")
-    time = _number(doc["time"], "time")
-    values = doc["values"]
-    if not isinstance(values, dict):
-        raise WireError("wrong_type:values", f"expected an object, got {type(values).__name__}")
-    out = np.full(len(features), np.nan, dtype=np.float32)
-    for i, name in enumerate(features):
-        value = values.get(name)
-        if value is not None:
-            number = _number(value, name)
-            if abs(number) > _F32_MAX:
-                raise WireError(f"non_finite:{name}", f"{value!r} overflows float32")
-            out[i] = number
-    return device, time, out
+    """`parse_reading` with the values as float32 [len(features)] (NaN for missing/null)."""
+    r = parse_reading(raw, features)
+    return r.device, r.time, np.array(r.values, dtype=np.float32)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from flead.wire import WireError, decode_reading
+from flead.wire import WireError, parse_reading
 
 __all__ = ["Dead", "Decoded", "Raw", "decode_batch"]
 
@@ -46,41 +44,11 @@ class Decoded:
         return len(self.device)
 
 
-def _nan(_: str) -> float:
-    return math.nan
-
-
-_DECODER = json.JSONDecoder(parse_constant=_nan)
-
-
-def _fast(raw: bytes, features: Sequence[str]) -> tuple[str, float, list[float]] | None:
-    """The common well-formed reading, decoded with one shared decoder; None = ask flead.wire."""
-    try:
-        doc = _DECODER.decode(raw.decode("utf-8"))
-        device, t, values = doc["device"], doc["time"], doc["values"]
-    except (ValueError, TypeError, KeyError):
-        return None
-    if type(device) is not str or not device or type(values) is not dict:
-        return None
-    if (type(t) is not float and type(t) is not int) or not math.isfinite(t):
-        return None
-    row = []
-    for name in features:
-        v = values.get(name)
-        if v is None:
-            row.append(math.nan)
-        elif (type(v) is float or type(v) is int) and math.isfinite(v):
-            row.append(float(v))
-        else:
-            return None
-    return device, float(t), row
-
-
 def decode_batch(records: Sequence[Raw], features: Sequence[str]) -> Decoded:
     """Decode every record; a record that fails goes to `dead` with its reason, the rest stay in order.
 
-    Well-formed readings take a fast path; anything else is decoded by `flead.wire.decode_reading`,
-    which either accepts it (same result) or names the reason.
+    Every record goes through `flead.wire.parse_reading`, the one reading decoder, so the trainer
+    accepts and rejects exactly what flead.wire does, with the same reasons.
     """
     devices: list[str] = []
     times: list[float] = []
@@ -91,17 +59,14 @@ def decode_batch(records: Sequence[Raw], features: Sequence[str]) -> Decoded:
         if r.value is None:
             dead.append(Dead(r, "empty_value"))
             continue
-        fast = _fast(r.value, features)
-        if fast is None:
-            try:
-                device, t, values = decode_reading(r.value, features)
-            except WireError as exc:
-                dead.append(Dead(r, exc.reason))
-                continue
-            fast = (device, t, values.tolist())
-        devices.append(fast[0])
-        times.append(fast[1])
-        rows.append(fast[2])
+        try:
+            reading = parse_reading(r.value, features)
+        except WireError as exc:
+            dead.append(Dead(r, exc.reason))
+            continue
+        devices.append(reading.device)
+        times.append(reading.time)
+        rows.append(reading.values)
         keep.append(i)
     n = len(keep)
     return Decoded(
