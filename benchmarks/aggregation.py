@@ -1,193 +1,181 @@
-"""Aggregation benchmark: FLEAD's rules vs Flower's `aggregate*` on identical inputs, same run."""
+"""Aggregation benchmark: the services' Strategy and Participant vs Flower's `aggregate*`, same run.
+
+For D devices over T trainers (production model): the trainers build their partial aggregates
+with `Participant.updates` on real DeviceBanks, the aggregator accepts them into a `Strategy` and
+closes the round -- what the services run. The baseline is a one-tier Flower server: its
+`aggregate` over the D device updates at round end. A robust rule (median) needs every device
+(PER_DEVICE), so its rows compare D accepts + close with Flower's `aggregate_median`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from collections.abc import Callable, Sequence
-from math import prod
 from typing import Any
 
 import numpy as np
 
-from flead.federation.accumulate import RoundAccumulator
-from flead.federation.rules import coordinate_median, fedavg, fedavg_stacked, trimmed_mean
+from flead.data.records import CHANNELS
+from flead.federation import (
+    Granularity,
+    ModelVersion,
+    Participant,
+    Rule,
+    StrategyConfig,
+    Update,
+    make_strategy,
+)
+from flead.federation.flat import flatten
+from flead.model import DeviceBank
 
-Shapes = list[tuple[int, ...]]
+__all__ = ["main", "run"]
+
+DEVICES = (54, 1000, 10_000)
+TRAINERS = (3, 64)
 Results = list[tuple[list[np.ndarray], int]]
 
-# ~107k parameters in a few arrays: a 256-256-128-64 dense network.
-LARGE_SHAPES: Shapes = [(256, 256), (256,), (256, 128), (128,), (128, 64), (64,)]
-# Fallback for the engine's per-device MLP (4 channels + 4 context inputs -> 32 -> 16 -> 4).
-FALLBACK_PRODUCTION_SHAPES: Shapes = [(8, 32), (32,), (32, 16), (16,), (16, 4), (4,)]
-TARGET = 10.0
-TRIM_BETA = 0.1
+
+class _NoTransport:
+    """Participant.updates never sends; a transport is needed only to build one."""
+
+    def send(self, update: Update) -> Any:
+        raise NotImplementedError
+
+    def fetch(self, have: int | None) -> ModelVersion | None:
+        return None
 
 
-def production_shapes() -> tuple[Shapes, str]:
-    """Shapes of the shared (federated) part of the engine's model, or the fallback list."""
-    try:
-        channels = importlib.import_module("flead.data.records").CHANNELS
-        bank = importlib.import_module("flead.model").DeviceBank(channels)
-        return [tuple(int(d) for d in s) for s in bank.global_shapes()], "flead.model"
-    except Exception:  # the model package may not exist yet
-        return FALLBACK_PRODUCTION_SHAPES, "fallback"
+def _trainer(
+    name: str, devices: int, v0: ModelVersion, rng: np.random.Generator, per_device: bool
+) -> tuple[list[Update], Results, float]:
+    """One trainer's devices with random weights and samples: (its updates, the same as Flower
+    results, seconds to build the updates)."""
+    bank = DeviceBank(CHANNELS, capacity=devices)
+    ids = [f"{name}-{i}" for i in range(devices)]
+    for d in ids:
+        bank.add(d)
+    st = bank.state
+    for i in range(st.n_shared):
+        st.weights[i][:devices] = v0.tensors[i] + rng.normal(0, 0.01, st.weights[i][:devices].shape)
+    st.arrays["samples"][:devices] = rng.integers(1, 1000, devices)
+    p = Participant(name, bank, _NoTransport())
+    p.granularity = Granularity.PER_DEVICE if per_device else Granularity.PARTIAL
+    started = time.perf_counter()
+    built = [u for u, _, _ in p.updates(ids)]
+    seconds = time.perf_counter() - started
+    results = [(bank.local_update(d).weights, int(bank.local_update(d).samples)) for d in ids]
+    return built, results, seconds
 
 
-def make_results(k: int, shapes: Sequence[tuple[int, ...]], seed: int = 0) -> Results:
-    """k float32 updates of the given shapes with random sample counts."""
-    rng = np.random.default_rng(seed)
-    return [
-        ([rng.standard_normal(s, dtype=np.float32) for s in shapes], int(rng.integers(1, 1000)))
-        for _ in range(k)
-    ]
+def _fleet(
+    devices: int, trainers: int, per_device: bool
+) -> tuple[ModelVersion, list[Update], Results, float]:
+    rng = np.random.default_rng(devices * 100 + trainers)
+    v0 = ModelVersion.initial(DeviceBank(CHANNELS).spec)
+    sizes = np.full(trainers, devices // trainers)
+    sizes[: devices % trainers] += 1
+    updates: list[Update] = []
+    results: Results = []
+    slowest = 0.0
+    for t, n in enumerate(sizes.tolist()):
+        built, res, seconds = _trainer(f"t{t}", n, v0, rng, per_device)
+        updates += built
+        results += res
+        slowest = max(slowest, seconds)
+    return v0, updates, results, slowest
 
 
-def best_pair(
-    ours: Callable[[], object], theirs: Callable[[], object], repeat: int
-) -> tuple[float, float]:
-    """Best of `repeat` timings of each, interleaved so both see the same machine load."""
-    best = [float("inf"), float("inf")]
-    for _ in range(repeat):
-        for i, fn in enumerate((ours, theirs)):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best[0], best[1]
-
-
-def close_seconds(results: Results, repeat: int) -> float:
-    """Best time of RoundAccumulator.close() after the round's updates were added as they came."""
+def _best(fn: Callable[[], object], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        acc = RoundAccumulator([np.shape(a) for a in results[0][0]])
-        for weights, samples in results:
-            acc.add(weights, samples)
-        start = time.perf_counter()
-        acc.close()
-        best = min(best, time.perf_counter() - start)
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
     return best
 
 
-def accumulate(results: Results) -> list[np.ndarray]:
-    """FedAvg the way the aggregator service does it: one add() per arriving update, then close()."""
-    acc = RoundAccumulator([np.shape(a) for a in results[0][0]])
-    for weights, samples in results:
-        acc.add(weights, samples)
-    return acc.close()
-
-
-def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(a, np.float64).ravel() for a in arrays])
-
-
-def bench_case(label: str, k: int, shapes: Shapes, repeat: int) -> list[dict[str, Any]]:
-    """Rows comparing each of our rules with Flower's equivalent on the same k updates."""
-    from flwr.server.strategy.aggregate import (
-        aggregate,
-        aggregate_median,
-        aggregate_trimmed_avg,
-    )
-
-    results = make_results(k, shapes)
-    params = sum(prod(s) for s in shapes)
-    stacked = [np.stack([w[j] for w, _ in results]) for j in range(len(shapes))]
-    counts = [n for _, n in results]
-    pairs: list[tuple[str, Callable[[], list[np.ndarray]], Callable[[], Any], str]] = [
-        ("fedavg", lambda: fedavg(results), lambda: aggregate(results), "aggregate"),
-        (
-            "RoundAccumulator add+close",
-            lambda: accumulate(results),
-            lambda: aggregate(results),
-            "aggregate",
-        ),
-        (
-            "fedavg_stacked [K,*shape]",
-            lambda: fedavg_stacked(stacked, counts),
-            lambda: aggregate(results),
-            "aggregate",
-        ),
-        (
-            f"trimmed_mean({TRIM_BETA})",
-            lambda: trimmed_mean(results, TRIM_BETA),
-            lambda: aggregate_trimmed_avg(results, TRIM_BETA),
-            "aggregate_trimmed_avg",
-        ),
-        (
-            "coordinate_median",
-            lambda: coordinate_median(results),
-            lambda: aggregate_median(results),
-            "aggregate_median",
-        ),
-    ]
-    rows = []
-    for name, ours, theirs, baseline in pairs:
-        np.testing.assert_allclose(_flat(ours()), _flat(theirs()), rtol=1e-4, atol=1e-5)
-        robust = baseline != "aggregate"
-        ours_s, theirs_s = best_pair(ours, theirs, max(1, repeat // 5) if robust else repeat)
-        rows.append(_row(label, k, params, name, ours_s, baseline, theirs_s))
-        if name == "fedavg":
-            flwr_fedavg_s = theirs_s
-    rows.insert(
-        2,
-        _row(
-            label,
-            k,
-            params,
-            "RoundAccumulator close() only",
-            close_seconds(results, repeat),
-            "aggregate",
-            flwr_fedavg_s,
-        ),
-    )
-    return rows
+def _round(
+    config: StrategyConfig, v0: ModelVersion, updates: Sequence[Update]
+) -> tuple[float, float, np.ndarray]:
+    """(seconds to accept every update, seconds to close, the new tensors flat)."""
+    s = make_strategy(config, v0)
+    started = time.perf_counter()
+    for u in updates:
+        s.accept(u)
+    accepted = time.perf_counter() - started
+    started = time.perf_counter()
+    closed = s.close(0.0)
+    closing = time.perf_counter() - started
+    assert closed is not None
+    return accepted, closing, flatten(closed.version.tensors)[0]
 
 
 def _row(
-    label: str, k: int, params: int, rule: str, ours_s: float, baseline: str, theirs_s: float
+    figure: str, d: int, t: int, ours: float, theirs: float, unit: str = "ms"
 ) -> dict[str, Any]:
-    return {
-        "case": label,
-        "updates": k,
-        "params": params,
-        "rule": rule,
-        "ours_ms": ours_s * 1e3,
-        "baseline": f"flwr {baseline}",
-        "baseline_ms": theirs_s * 1e3,
-        "speedup": theirs_s / ours_s,
-        "target": f">= {TARGET:g}x" if rule == "fedavg" else "",
-    }
+    if unit == "ms":
+        return {"figure": figure, "devices": d, "trainers": t, "flead": f"{ours * 1e3:.3g} ms",
+                "flwr": f"{theirs * 1e3:.3g} ms", "ratio": f"{theirs / ours:.1f}x"}  # fmt: skip
+    return {"figure": figure, "devices": d, "trainers": t, "flead": f"{ours:,.0f}/s",
+            "flwr": f"{theirs:,.0f}/s", "ratio": f"{ours / theirs:.1f}x"}  # fmt: skip
 
 
-def run(production: Shapes | None = None, repeat: int = 15) -> list[dict[str, Any]]:
-    """(a) 200 updates of a ~100k-parameter model; (b) 1000 updates of the production model."""
-    source = "given"
-    if production is None:
-        production, source = production_shapes()
-    return [
-        *bench_case("~100k-param model", 200, LARGE_SHAPES, repeat),
-        *bench_case(f"production model ({source})", 1000, production, repeat),
-    ]
+def bench_case(
+    devices: int, trainers: int, repeat: int, robust: bool = True
+) -> list[dict[str, Any]]:
+    """Rows for D devices over T trainers: two-tier FedAvg round, its close, accepts/s, median."""
+    from flwr.server.strategy.aggregate import aggregate, aggregate_median
+
+    trainers = min(trainers, devices)
+    v0, partials, results, build = _fleet(devices, trainers, per_device=False)
+    fedavg = StrategyConfig(min_updates=trainers, max_norm=None)
+    flwr_s = _best(lambda: aggregate(results), repeat)
+    expected = np.concatenate([np.ravel(a) for a in aggregate(results)])
+    times = [_round(fedavg, v0, partials) for _ in range(repeat)]
+    np.testing.assert_allclose(times[0][2], expected, rtol=1e-4, atol=1e-5)
+    accept = min(a for a, _, _ in times)
+    close = min(c for _, c, _ in times)
+    rows = [
+        _row("fedavg round, 2 tiers", devices, trainers, min(a + c for a, c, _ in times), flwr_s),
+        _row("fedavg close only", devices, trainers, close, flwr_s),
+        _row("device updates/s", devices, trainers, devices / (accept + close), devices / flwr_s, "/s"),
+        _row("trainer partial (max)", devices, trainers, build, _best(
+            lambda: aggregate(results[: -(-devices // trainers)]), repeat)),
+    ]  # fmt: skip
+    if robust:
+        _, singles, _, _ = _fleet(devices, trainers, per_device=True)
+        median = StrategyConfig(rule=Rule.MEDIAN, min_updates=devices, max_norm=None)
+        r = max(1, repeat // 3)
+        times = [_round(median, v0, singles) for _ in range(r)]
+        np.testing.assert_allclose(
+            times[0][2], np.concatenate([np.ravel(a) for a in aggregate_median(results)]),
+            rtol=1e-4, atol=1e-5,
+        )  # fmt: skip
+        theirs = _best(lambda: aggregate_median(results), r)
+        rows.append(_row("median round, per device", devices, trainers,
+                         min(a + c for a, c, _ in times), theirs))  # fmt: skip
+    return rows
+
+
+def run(repeat: int = 5) -> list[dict[str, Any]]:
+    """Every (devices, trainers) case of DEVICES x TRAINERS."""
+    rows: list[dict[str, Any]] = []
+    for d in DEVICES:
+        for t in TRAINERS:
+            rows += bench_case(d, t, repeat, robust=t == TRAINERS[0])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the rows as a plain table."""
+    """Print the rows as a plain table (80 columns)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.aggregation", description=__doc__)
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=15,
-        help="timings per figure, best kept (robust rules: a fifth)",
-    )
+    parser.add_argument("--repeat", type=int, default=5, help="timings per figure, best kept")
     args = parser.parse_args(argv)
-    rows = run(repeat=args.repeat)
-    print(f"{'case':30} {'rule':30} {'ours ms':>9} {'flwr ms':>9} {'speedup':>8}  baseline")
-    for r in rows:
-        print(
-            f"{r['case']:30} {r['rule']:30} {r['ours_ms']:9.3f} {r['baseline_ms']:9.3f} "
-            f"{r['speedup']:7.1f}x  {r['baseline']} (K={r['updates']}, P={r['params']})"
-        )
+    print(f"{'figure':26} {'devices':>7} {'trainers':>8} {'flead':>10} {'flwr':>10} {'ratio':>7}")
+    for r in run(args.repeat):
+        print(f"{r['figure']:26} {r['devices']:7} {r['trainers']:8} {r['flead']:>10} "
+              f"{r['flwr']:>10} {r['ratio']:>7}")  # fmt: skip
 
 
 if __name__ == "__main__":

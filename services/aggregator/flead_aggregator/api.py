@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from flead_aggregator.auth import bearer, check_token
-from flead_aggregator.codec import BINARY, LocalUpdateJSON, encode_model, parse_binary, parse_json
+from flead_aggregator.codec import BINARY, LocalUpdateJSON, parse_binary, parse_json
 from flead_aggregator.coordinator import Coordinator
 from flead_aggregator.models_api import etag_of, global_model_response, local_update_openapi
 
@@ -77,11 +77,12 @@ def global_model(
     fmt: Annotated[str, Query(alias="format", pattern="^(binary|json)$")] = "binary",
 ) -> Response:
     """The current global model: binary weights plus metadata headers; ETag / If-None-Match."""
-    rec = _ready(request).current
+    coord = _ready(request)
+    rec = coord.current
     tag = etag_of(rec.version)
     if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": tag})
-    return global_model_response(rec, fmt, encode_model)
+    return global_model_response(rec, coord.served(), fmt)
 
 
 @router.post("/api/aggregate", dependencies=[Writer])

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from flead.federation import UpdateRejected
+from flead.federation import SpecMismatch, UpdateRejected
 from flead.logging import get_logger
+from flead.model import ModelSpec
 from flead_aggregator.api import coordinator_of, router
 from flead_aggregator.coordinator import Coordinator
 from flead_aggregator.settings import AggregatorSettings, load_settings
@@ -29,6 +29,9 @@ def _start(app: FastAPI, stop: threading.Event) -> None:
     while not stop.is_set() and not coord.started:
         try:
             coord.start()
+        except SpecMismatch as exc:  # not transient: stay unready and say why, once
+            log.error("cannot start", error=str(exc))
+            return
         except Exception as exc:  # MongoDB not reachable yet: /readyz says so meanwhile
             log.warning("cannot start yet, retrying", error=str(exc))
             stop.wait(2.0)
@@ -42,9 +45,9 @@ def _start(app: FastAPI, stop: threading.Event) -> None:
 def create_app(
     settings: AggregatorSettings | None = None,
     store: Store | None = None,
-    initial: Callable[[], list[np.ndarray]] | None = None,
+    spec: ModelSpec | None = None,
 ) -> FastAPI:
-    """Build the app; the store defaults to MongoDB, the initial model to a fresh device model."""
+    """Build the app; the store defaults to MongoDB, the spec to the settings' (version 0 from it)."""
     s = settings or load_settings()
 
     @asynccontextmanager
@@ -67,14 +70,8 @@ def create_app(
         from flead_aggregator.mongo_store import MongoStore
 
         store = MongoStore(s.mongodb_uri, s.mongodb_database)
-    if initial is None:
-        from flead_aggregator.initial import initial_weights
-
-        def initial() -> list[np.ndarray]:
-            return initial_weights(s.features, s.aggregator_seed)
-
     app.state.settings = s
-    app.state.coordinator = Coordinator(store, s, initial)
+    app.state.coordinator = Coordinator(store, s, spec)
 
     @app.exception_handler(UpdateRejected)
     async def rejected(_: Request, exc: UpdateRejected) -> JSONResponse:

@@ -1,24 +1,21 @@
-"""Request and response bodies of model updates: binary flead.wire blobs or the original JSON lists."""
+"""Request bodies of model updates (binary flead.wire blobs or the original JSON lists) -> `Update`."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from flead.federation import UpdateRejected
-from flead.wire import WireError, decode_arrays, encode_arrays
+from flead.federation import Update, UpdateRejected
+from flead.wire import WireError, decode_arrays
 
 __all__ = [
     "BINARY",
     "LocalUpdateJSON",
-    "ParsedUpdate",
-    "encode_model",
     "parse_binary",
     "parse_json",
     "weights_to_lists",
@@ -41,18 +38,6 @@ class LocalUpdateJSON(BaseModel):
     )
     weights: list[Any] = Field(..., description="one nested list per array of the shared model")
     loss: float | None = Field(None, description="the device's recent mean loss (optional)")
-
-
-@dataclass(frozen=True)
-class ParsedUpdate:
-    """A decoded update, not yet validated against the global model."""
-
-    update_id: str
-    device: str
-    samples: int
-    base_version: int
-    weights: list[np.ndarray]
-    loss: float | None = None
 
 
 def _utf8(value: str, field: str) -> str:
@@ -89,8 +74,8 @@ def _loss(value: object) -> float | None:
     return float(value)
 
 
-def parse_binary(body: bytes, key: str | None) -> ParsedUpdate:
-    """Decode a flead.wire blob whose metadata holds device, samples, base_version (and loss)."""
+def parse_binary(body: bytes, key: str | None) -> Update:
+    """Decode a flead.wire blob whose metadata holds device, samples, base_version (loss, devices)."""
     try:
         arrays, meta = decode_arrays(body)
     except WireError as exc:
@@ -98,17 +83,23 @@ def parse_binary(body: bytes, key: str | None) -> ParsedUpdate:
     device = meta.get("device")
     if not isinstance(device, str) or not device or len(device) > 256:
         raise UpdateRejected("device", "device", "metadata must name the device (1-256 chars)")
-    return ParsedUpdate(
+    devices = meta.get("devices", 1)
+    if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= MAX_INT:
+        raise UpdateRejected(
+            "devices", "devices", f"devices must be an integer >= 1, got {devices!r}"
+        )
+    return Update(
         update_id=_update_id(key, meta.get("update_id")),
-        device=_utf8(device, "device"),
+        sender=_utf8(device, "device"),
         samples=_int(meta, "samples"),
         base_version=_int(meta, "base_version"),
-        weights=list(arrays),
+        tensors=list(arrays),
         loss=_loss(meta.get("loss")),
+        devices=devices,
     )
 
 
-def parse_json(body: bytes, key: str | None) -> ParsedUpdate:
+def parse_json(body: bytes, key: str | None) -> Update:
     """Decode the JSON-lists format; ragged or non-numeric lists are a shape/dtype rejection."""
     try:
         doc = LocalUpdateJSON.model_validate(json.loads(body))
@@ -125,19 +116,14 @@ def parse_json(body: bytes, key: str | None) -> ParsedUpdate:
             raise UpdateRejected(
                 "shape", f"weights[{i}]", "not a rectangular list of numbers"
             ) from exc
-    return ParsedUpdate(
+    return Update(
         update_id=_update_id(key, doc.update_id),
-        device=_utf8(doc.device, "device"),
+        sender=_utf8(doc.device, "device"),
         samples=doc.samples,
         base_version=doc.base_version,
-        weights=arrays,
+        tensors=arrays,
         loss=_loss(doc.loss),
     )
-
-
-def encode_model(weights: Sequence[np.ndarray], meta: Mapping[str, Any]) -> bytes:
-    """The binary body of GET /api/global-model."""
-    return encode_arrays(weights, meta)
 
 
 def weights_to_lists(weights: Sequence[np.ndarray]) -> list[Any]:

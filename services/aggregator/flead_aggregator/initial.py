@@ -1,4 +1,4 @@
-"""Version 0 of the global model: the shared part of a freshly initialised device model."""
+"""Version 0's tensors for callers that only know features and seed (the services benchmark)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from flead.model import DeviceBank
+from flead.model import ModelSpec
 
 __all__ = ["initial_weights"]
 
 
 def initial_weights(features: Sequence[str], seed: int) -> list[np.ndarray]:
-    """The shared weights every new device model starts from (same features and seed as trainers)."""
-    return DeviceBank(features, seed=seed).global_weights()
+    """The federated tensors every new device starts from: `ModelSpec.of(features, seed=seed)`."""
+    return ModelSpec.of(features, seed=seed).initial_tensors()

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from fastapi import Response
 from pydantic import BaseModel
 
+from flead.federation import ModelVersion, etag_of
 from flead_aggregator.codec import BINARY, weights_to_lists
 from flead_aggregator.store import ModelRecord
 
 __all__ = ["etag_of", "global_model_response", "local_update_openapi", "model_headers"]
-
-
-def etag_of(version: int) -> str:
-    """Strong ETag of a global version."""
-    return f'"v{version}"'
 
 
 def model_headers(rec: ModelRecord) -> dict[str, str]:
@@ -28,24 +22,24 @@ def model_headers(rec: ModelRecord) -> dict[str, str]:
         "X-Flead-Model-Version": str(rec.version),
         "X-Flead-Model-Kind": rec.kind,
         "X-Flead-Model-Created": f"{rec.created_at:.3f}",
-        "X-Flead-Model-Samples": str(rec.lineage.get("samples", 0)),
-        "X-Flead-Model-Participants": str(rec.lineage.get("participants", 0)),
+        "X-Flead-Model-Samples": str(rec.model.lineage.samples),
+        "X-Flead-Model-Participants": str(rec.model.lineage.participants),
         "Cache-Control": "no-cache",
     }
 
 
-def global_model_response(
-    rec: ModelRecord,
-    fmt: str,
-    encode: Callable[[Sequence[np.ndarray], Mapping[str, Any]], bytes],
-) -> Response:
-    """The version as a binary flead.wire blob (default) or JSON lists (the original's format)."""
-    headers = model_headers(rec)
+def global_model_response(rec: ModelRecord, served: ModelVersion, fmt: str) -> Response:
+    """The version as a binary `ModelVersion` blob (default) or JSON lists (the original's format).
+
+    `served` is the record's version as the strategy serves it (with its granularity)."""
+    headers = model_headers(rec) | {"X-Flead-Granularity": served.granularity.value}
     if fmt == "json":
-        body = {"version": rec.version, "weights": weights_to_lists(rec.weights), **rec.summary()}
+        body = {
+            "version": rec.version, "weights": weights_to_lists(rec.weights), **rec.summary(),
+            "granularity": served.granularity.value,
+        }  # fmt: skip
         return Response(json.dumps(body), media_type="application/json", headers=headers)
-    meta = {"version": rec.version, "kind": rec.kind, "created_at": rec.created_at}
-    return Response(encode(rec.weights, meta), media_type=BINARY, headers=headers)
+    return Response(served.to_blob(), media_type=BINARY, headers=headers)
 
 
 def local_update_openapi(schema: type[BaseModel]) -> dict[str, Any]:

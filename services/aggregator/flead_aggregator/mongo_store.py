@@ -10,9 +10,10 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from flead.federation import ModelVersion, Update
 from flead.mongo import open_database
 from flead.wire import decode_arrays, encode_arrays
-from flead_aggregator.store import ModelRecord, UpdateRecord
+from flead_aggregator.store import Evaluation, ModelRecord
 
 __all__ = ["MongoStore", "finite"]
 
@@ -70,17 +71,16 @@ class MongoStore:
         doc = self.models.find_one({"_id": version})
         if doc is None:
             return None
-        weights, _ = decode_arrays(bytes(doc["blob"]))
+        ev = doc.get("evaluation") or {}
         record = ModelRecord(
-            version=int(doc["_id"]),
-            weights=list(weights),
-            created_at=float(doc["created_at"]),
-            kind=str(doc["kind"]),
-            parent=doc.get("parent"),
-            rule=str(doc.get("rule", "")),
-            policy=str(doc.get("policy", "")),
-            lineage=dict(doc.get("lineage") or {}),
-            evaluation=dict(doc.get("evaluation") or {}),
+            ModelVersion.from_blob(bytes(doc["blob"])),
+            str(doc.get("policy", "")),
+            Evaluation(
+                ev.get("step_norm"),
+                ev.get("mean_client_loss"),
+                int(ev.get("participants") or 0),
+                int(ev.get("samples") or 0),
+            ),
         )
         self._remember(record)
         return record
@@ -94,7 +94,7 @@ class MongoStore:
         """Insert a version (weights as BSON binary), then move the current pointer to it."""
         doc = finite(record.summary())
         doc["_id"] = record.version
-        doc["blob"] = Binary(encode_arrays(record.weights, {"version": record.version}))
+        doc["blob"] = Binary(record.model.to_blob())
         self.models.insert_one(doc)
         self.registry.replace_one(
             {"_id": "current"}, {"_id": "current", "version": record.version}, upsert=True
@@ -110,11 +110,12 @@ class MongoStore:
         """Whether this id was ever accepted."""
         return self.updates.find_one({"_id": update_id}, {"_id": 1}) is not None
 
-    def put_update(self, record: UpdateRecord) -> bool:
+    def put_update(self, record: Update) -> bool:
         """Durably store an accepted update (acknowledged write); False if the id exists."""
         doc = {
             "_id": record.update_id,
-            "device": record.device,
+            "device": record.sender,
+            "devices": record.devices,
             "samples": record.samples,
             "base_version": record.base_version,
             "loss": finite(record.loss),
@@ -122,7 +123,7 @@ class MongoStore:
             "status": "pending",
             "version": None,
         }
-        blob = {"_id": record.update_id, "blob": Binary(encode_arrays(record.weights, {}))}
+        blob = {"_id": record.update_id, "blob": Binary(encode_arrays(record.tensors, {}))}
         try:
             self.blobs.insert_one(blob)
         except DuplicateKeyError:
@@ -136,7 +137,7 @@ class MongoStore:
             return False
         return True
 
-    def pending_updates(self) -> list[UpdateRecord]:
+    def pending_updates(self) -> list[Update]:
         """Accepted updates not yet in a version, oldest first."""
         docs = list(self.updates.find({"status": "pending"}).sort("received_at", ASCENDING))
         ids = [d["_id"] for d in docs]
@@ -145,14 +146,15 @@ class MongoStore:
         for doc in docs:
             weights, _ = decode_arrays(blobs[doc["_id"]])
             out.append(
-                UpdateRecord(
+                Update(
                     update_id=str(doc["_id"]),
-                    device=str(doc["device"]),
+                    sender=str(doc["device"]),
                     samples=int(doc["samples"]),
                     base_version=int(doc["base_version"]),
-                    weights=list(weights),
-                    received_at=float(doc["received_at"]),
+                    tensors=list(weights),
                     loss=doc.get("loss"),
+                    received_at=float(doc["received_at"]),
+                    devices=int(doc.get("devices", 1)),
                 )
             )
         return out

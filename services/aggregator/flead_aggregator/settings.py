@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 
 from flead.data.records import CHANNELS
+from flead.federation import Policy, Rule, RuleParams, StrategyConfig
+from flead.model import ModelSpec
 from flead.settings import MongoSettings
 
 __all__ = ["AggregatorSettings", "load_settings"]
@@ -73,6 +75,24 @@ class AggregatorSettings(MongoSettings):
     def features(self) -> tuple[str, ...]:
         """The model's input features as a tuple."""
         return tuple(f.strip() for f in self.aggregator_features.split(",") if f.strip())
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model every trainer must run (features and seed; the architecture's defaults)."""
+        return ModelSpec.of(self.features, seed=self.aggregator_seed)
+
+    @property
+    def strategy(self) -> StrategyConfig:
+        """The federation strategy these settings describe."""
+        return StrategyConfig(
+            policy=Policy(self.aggregator_policy), rule=Rule(self.aggregator_rule),
+            params=RuleParams(self.aggregator_trim_beta, self.aggregator_krum_byzantine),
+            min_updates=self.aggregator_min_updates,
+            round_timeout=self.aggregator_round_timeout_seconds,
+            buffer_size=self.aggregator_buffer_size, server_lr=self.aggregator_server_lr,
+            max_staleness=self.aggregator_max_staleness, max_norm=self.aggregator_max_norm,
+            clip_norm=self.aggregator_clip_norm,
+        )  # fmt: skip
 
     @property
     def token(self) -> str | None:

@@ -3,52 +3,61 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-__all__ = ["MemoryStore", "ModelRecord", "Store", "UpdateRecord"]
+from flead.federation import ModelVersion, Update
+
+__all__ = ["Evaluation", "MemoryStore", "ModelRecord", "Store"]
+
+
+class Evaluation(NamedTuple):
+    """What the registry records about a version: its step and the clients' reported loss."""
+
+    step_norm: float | None = None
+    mean_client_loss: float | None = None
+    participants: int = 0
+    samples: int = 0
 
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """One global version in the registry, with lineage and an evaluation summary."""
+    """One global version in the registry: the `ModelVersion`, the policy and its evaluation."""
 
-    version: int
-    weights: list[np.ndarray]
-    created_at: float
-    kind: str  # initial | round | rollback
-    parent: int | None = None
-    rule: str = ""
+    model: ModelVersion
     policy: str = ""
-    lineage: dict[str, Any] = field(default_factory=dict)
-    evaluation: dict[str, Any] = field(default_factory=dict)
+    evaluation: Evaluation = field(default_factory=Evaluation)
+
+    @property
+    def version(self) -> int:
+        """The version number."""
+        return self.model.version
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The federated tensors."""
+        return self.model.weights
+
+    @property
+    def created_at(self) -> float:
+        """When the version was made (epoch seconds)."""
+        return self.model.lineage.created_at
+
+    @property
+    def kind(self) -> str:
+        """initial | round | rollback."""
+        return self.model.lineage.kind.value
 
     def summary(self) -> dict[str, Any]:
-        """The record without its weights (for /api/history)."""
+        """The record without its tensors (for /api/history)."""
+        lin = self.model.lineage
         return {
-            "version": self.version,
-            "created_at": self.created_at,
-            "kind": self.kind,
-            "parent": self.parent,
-            "rule": self.rule,
-            "policy": self.policy,
-            "lineage": self.lineage,
-            "evaluation": self.evaluation,
-        }
-
-
-@dataclass(frozen=True)
-class UpdateRecord:
-    """An accepted update: durable before the client hears 202, pending until aggregated."""
-
-    update_id: str
-    device: str
-    samples: int
-    base_version: int
-    weights: list[np.ndarray]
-    received_at: float
-    loss: float | None = None
+            "version": self.version, "created_at": self.created_at, "kind": self.kind,
+            "parent": lin.parent, "rule": lin.rule, "policy": self.policy,
+            "lineage": lin.to_meta(), "evaluation": self.evaluation._asdict(),
+            "spec": self.model.spec.to_meta(),
+        }  # fmt: skip
 
 
 class Store(Protocol):
@@ -61,8 +70,8 @@ class Store(Protocol):
     def put_model(self, record: ModelRecord) -> None: ...
     def history(self, limit: int) -> list[dict[str, Any]]: ...
     def has_update(self, update_id: str) -> bool: ...
-    def put_update(self, record: UpdateRecord) -> bool: ...
-    def pending_updates(self) -> list[UpdateRecord]: ...
+    def put_update(self, update: Update) -> bool: ...
+    def pending_updates(self) -> list[Update]: ...
     def mark_aggregated(self, update_ids: list[str], version: int) -> None: ...
 
 
@@ -71,7 +80,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.models: dict[int, ModelRecord] = {}
-        self.updates: dict[str, tuple[UpdateRecord, int | None]] = {}
+        self.updates: dict[str, tuple[Update, int | None]] = {}
         self.pointer: int | None = None
 
     def ping(self) -> bool:
@@ -97,27 +106,27 @@ class MemoryStore:
         self.pointer = record.version
 
     def history(self, limit: int) -> list[dict[str, Any]]:
-        """Newest first, without weights."""
+        """Newest first, without tensors."""
         return [self.models[v].summary() for v in sorted(self.models, reverse=True)[:limit]]
 
     def has_update(self, update_id: str) -> bool:
         """Whether this id was ever accepted."""
         return update_id in self.updates
 
-    def put_update(self, record: UpdateRecord) -> bool:
+    def put_update(self, update: Update) -> bool:
         """Store an accepted update; False when the id exists already."""
-        if record.update_id in self.updates:
+        if update.update_id in self.updates:
             return False
-        self.updates[record.update_id] = (record, None)
+        self.updates[update.update_id] = (update, None)
         return True
 
-    def pending_updates(self) -> list[UpdateRecord]:
+    def pending_updates(self) -> list[Update]:
         """Accepted updates not yet part of a global version, oldest first."""
         pending = [r for r, v in self.updates.values() if v is None]
         return sorted(pending, key=lambda r: r.received_at)
 
     def mark_aggregated(self, update_ids: list[str], version: int) -> None:
-        """Record that these updates went into `version`."""
+        """Record that these updates went into `version` (or were dropped: version -1)."""
         for uid in update_ids:
             record, _ = self.updates[uid]
             self.updates[uid] = (record, version)

@@ -1,26 +1,16 @@
-"""HTTP client of the aggregator: send local updates (binary, idempotent) and fetch new global models."""
+"""HTTP transport of a trainer's `Participant`: POST updates (binary, idempotent), GET versions."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import httpx
-import numpy as np
 
-from flead.model import LocalUpdate
-from flead.wire import WireError, decode_arrays, encode_arrays
+from flead.federation import ModelVersion, Outcome, Update, etag_of
+from flead.logging import get_logger
+from flead.wire import WireError
 
-__all__ = ["AggregatorClient", "GlobalModel"]
+__all__ = ["AggregatorClient"]
 
-
-@dataclass(frozen=True)
-class GlobalModel:
-    """A global version as served, with its ETag."""
-
-    weights: list[np.ndarray]
-    version: int
-    etag: str
+log = get_logger(__name__)
 
 
 class AggregatorClient:
@@ -29,35 +19,29 @@ class AggregatorClient:
     def __init__(self, url: str, token: str | None, timeout: float = 3.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
-        self.etag: str | None = None
 
-    def send_update(self, update_id: str, device: str, update: LocalUpdate) -> str:
-        """POST one update; returns accepted | duplicate | stale | rejected | error."""
-        meta = {
-            "update_id": update_id,
-            "device": device,
-            "samples": int(update.samples),
-            "base_version": int(update.base_version),
-            "loss": float(update.loss) if math.isfinite(update.loss) else None,
-        }
-        body = encode_arrays([np.asarray(w, np.float32) for w in update.weights], meta)
-        headers = {"Content-Type": "application/octet-stream", "Idempotency-Key": update_id}
+    def send(self, update: Update) -> Outcome:
+        """POST one update (its id as the Idempotency-Key)."""
+        headers = {"Content-Type": "application/octet-stream", "Idempotency-Key": update.update_id}
         try:
-            response = self.http.post("/api/local-update", content=body, headers=headers)
+            response = self.http.post(
+                "/api/local-update", content=update.to_blob(), headers=headers
+            )
         except httpx.HTTPError:
-            return "error"
+            return Outcome.ERROR
         if response.status_code == 202:
-            return "accepted"
+            return Outcome.ACCEPTED
         if response.status_code == 200:
-            return "duplicate"
+            return Outcome.DUPLICATE
         if response.status_code == 422:
-            reason = response.json().get("detail", {}).get("reason", "")
-            return "stale" if reason == "stale" else "rejected"
-        return "error"
+            detail = response.json().get("detail", {})
+            log.warning("update refused", update_id=update.update_id, **detail)
+            return Outcome.STALE if detail.get("reason") == "stale" else Outcome.REJECTED
+        return Outcome.ERROR
 
-    def fetch_global(self) -> GlobalModel | None:
-        """The global model if it changed since the last fetch (If-None-Match), else None."""
-        headers = {"If-None-Match": self.etag} if self.etag else {}
+    def fetch(self, have: int | None) -> ModelVersion | None:
+        """The current version unless it is `have` (If-None-Match); None when unreachable."""
+        headers = {"If-None-Match": etag_of(have)} if have is not None else {}
         try:
             response = self.http.get("/api/global-model", headers=headers)
         except httpx.HTTPError:
@@ -65,11 +49,10 @@ class AggregatorClient:
         if response.status_code != 200:
             return None
         try:
-            weights, meta = decode_arrays(response.content)
-        except WireError:
+            return ModelVersion.from_blob(response.content)
+        except WireError as exc:
+            log.warning("bad global model", error=str(exc))
             return None
-        self.etag = response.headers.get("ETag")
-        return GlobalModel(list(weights), int(meta.get("version", 0)), self.etag or "")
 
     def close(self) -> None:
         """Close the connection pool."""

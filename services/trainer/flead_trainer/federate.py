@@ -1,14 +1,14 @@
-"""A trainer's side of federation: send each device's due local update, adopt new global models."""
+"""A trainer's side of federation: its `Participant` on the HTTP transport, with back-off and polling."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
 
+from flead.federation import Cadence, Outcome, Participant, SpecMismatch
 from flead.logging import get_logger
 from flead.model import DeviceBank
 from flead_trainer import metrics as m
-from flead_trainer.cadence import Cadence
 from flead_trainer.client import AggregatorClient
 from flead_trainer.settings import TrainerSettings
 
@@ -19,47 +19,63 @@ BACKOFF_SECONDS = 5.0
 
 
 class Federator:
-    """Every N samples or T seconds per device a local update; every few seconds a conditional GET."""
+    """Ticks the participant (due updates out, backing off while the aggregator is unreachable)
+    and polls the aggregator's version every few seconds (ETag)."""
 
     def __init__(self, s: TrainerSettings, bank: DeviceBank, client: AggregatorClient) -> None:
-        self.s, self.bank, self.client = s, bank, client
-        self.cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
-        self.version = 0
+        self.s, self.bank = s, bank
+        cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
+        self.participant = Participant(s.partition_group, bank, client, cadence)
         self.next_model_poll = 0.0
         self.backoff_until = 0.0
 
+    @property
+    def version(self) -> int:
+        """The adopted global version (the bank's)."""
+        return self.bank.version
+
+    def join(self, retry_seconds: float = 2.0) -> None:
+        """Adopt the aggregator's current version before anything is learned; waits for it.
+
+        A restarted trainer adopts it even when its number equals the checkpoint's. A model of
+        another spec stops the process with one line naming both specs.
+        """
+        while not self.bank.adopted:
+            if self._sync() is None:
+                log.warning("waiting for the aggregator's global model", url=self.s.aggregator_url)
+                time.sleep(retry_seconds)
+        self.next_model_poll = time.monotonic() + self.s.trainer_model_poll_seconds
+
     def learned(self, counts: Iterable[tuple[str, int]]) -> None:
         """Rows each device learned from in the last batch."""
-        self.cadence.learned(counts, time.monotonic())
+        self.participant.learned((d for d, n in counts if n > 0), time.monotonic())
 
     def tick(self) -> None:
-        """Send the due updates (backing off while the aggregator is unreachable), then sync."""
+        """Send the due updates (backing off while the aggregator is unreachable), then poll."""
         now = time.monotonic()
         if now >= self.backoff_until:
-            for device in self.cadence.due(now):
-                update = self.bank.local_update(device)
-                if update.samples < 1:
-                    self.cadence.sent(device, now)
-                    continue
-                uid = f"{self.s.partition_group}:{device}:{update.base_version}:{time.time_ns()}"
-                outcome = self.client.send_update(uid, device, update)
-                m.UPDATES_SENT.labels(outcome).inc()
-                if outcome == "error":
+            for sent in self.participant.tick(now):
+                m.UPDATES_SENT.labels(sent.outcome.value).inc()
+                if sent.outcome is Outcome.ERROR:
                     self.backoff_until = now + BACKOFF_SECONDS
-                    break
-                self.cadence.sent(device, now)
         self.sync_global()
 
     def sync_global(self, force: bool = False) -> None:
-        """Adopt the aggregator's global model when it is newer (If-None-Match: 304 otherwise)."""
+        """Adopt the aggregator's version when it is newer (If-None-Match: 304 otherwise)."""
         now = time.monotonic()
         if not force and now < self.next_model_poll:
             return
         self.next_model_poll = now + self.s.trainer_model_poll_seconds
-        model = self.client.fetch_global()
-        if model is None or model.version <= self.version:
-            return
-        self.bank.adopt_global(model.weights, model.version)
-        self.version = model.version
-        m.GLOBAL_VERSION.set(self.version)
-        log.info("adopted global model", version=self.version)
+        self._sync()
+
+    def _sync(self) -> int | None:
+        try:
+            model = self.participant.sync()
+        except SpecMismatch as exc:
+            log.error("refusing to run", error=str(exc))
+            raise SystemExit(f"flead-trainer: {exc}") from None
+        if model is None:
+            return None
+        m.GLOBAL_VERSION.set(model.version)
+        log.info("adopted global model", version=model.version, granularity=model.granularity.value)
+        return model.version

@@ -68,13 +68,12 @@ class Trainer:
             for device, blob in cp.states.items():
                 self.bank.import_state(device, blob)
                 self.owner[device] = cp.partition
-            self.fed.version = max(self.fed.version, cp.global_version)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
         )
         self.consumer.assign(positions)
         m.DEVICES.set(len(self.owner))
-        self.fed.sync_global(force=True)
+        self.fed.join()  # the current global version, adopted before the first batch is learned
         self.ready = True
         log.info(
             "assigned",

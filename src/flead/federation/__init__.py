@@ -1,33 +1,55 @@
-"""Federated aggregation: pure rules, incremental rounds, async buffering and update validation."""
+"""One federation core for the aggregator, the trainers and `flead simulate`: ModelVersion,
+Strategy (sync FedAvg, sync robust, FedBuff), Participant, and the pure rules underneath."""
 
-from flead.federation.accumulate import RobustRoundBuffer, RoundAccumulator
-from flead.federation.buffer import FedBuff
-from flead.federation.flat import flatten, unflatten
-from flead.federation.rules import (
-    clip_by_norm,
-    coordinate_median,
-    fedavg,
-    fedprox_gradient_term,
-    krum,
-    staleness_weight,
-    trimmed_mean,
+from flead.federation.participant import Cadence, Outcome, Participant, Sent, Transport
+from flead.federation.rules import ROBUST_RULES, Rule, RuleParams
+from flead.federation.strategy import (
+    Closed,
+    FedBuff,
+    Policy,
+    Strategy,
+    StrategyConfig,
+    SyncFedAvg,
+    SyncRobust,
+    Update,
+    make_strategy,
 )
-from flead.federation.validate import UpdateRejected, outcome_of, validate_update
+from flead.federation.transport import LocalTransport
+from flead.federation.validate import UpdateRejected, outcome_of
+from flead.federation.version import (
+    Granularity,
+    Kind,
+    Lineage,
+    ModelVersion,
+    SpecMismatch,
+    etag_of,
+)
 
 __all__ = [
+    "ROBUST_RULES",
+    "Cadence",
+    "Closed",
     "FedBuff",
-    "RobustRoundBuffer",
-    "RoundAccumulator",
+    "Granularity",
+    "Kind",
+    "Lineage",
+    "LocalTransport",
+    "ModelVersion",
+    "Outcome",
+    "Participant",
+    "Policy",
+    "Rule",
+    "RuleParams",
+    "Sent",
+    "SpecMismatch",
+    "Strategy",
+    "StrategyConfig",
+    "SyncFedAvg",
+    "SyncRobust",
+    "Transport",
+    "Update",
     "UpdateRejected",
-    "clip_by_norm",
-    "coordinate_median",
-    "fedavg",
-    "fedprox_gradient_term",
-    "flatten",
-    "krum",
+    "etag_of",
+    "make_strategy",
     "outcome_of",
-    "staleness_weight",
-    "trimmed_mean",
-    "unflatten",
-    "validate_update",
 ]

@@ -1,4 +1,4 @@
-"""Per-update transforms: global L2 norm, norm clipping, the FedProx term, staleness weights."""
+"""Per-update transforms: global L2 norm, norm clipping of a step, staleness weights."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = [
-    "clip_by_norm",
-    "fedprox_gradient_term",
-    "fedprox_penalty",
-    "global_norm",
-    "staleness_weight",
-]
+__all__ = ["clip_step", "global_norm", "norm_of", "staleness_weight"]
 
 
 def global_norm(arrays: Sequence[np.ndarray]) -> float:
@@ -24,44 +18,23 @@ def global_norm(arrays: Sequence[np.ndarray]) -> float:
     return float(np.sqrt(total))
 
 
-def clip_by_norm(delta: Sequence[np.ndarray], max_norm: float) -> list[np.ndarray]:
-    """Scale the update so its global L2 norm is at most max_norm; smaller updates are unchanged."""
+def norm_of(step: np.ndarray) -> float:
+    """L2 norm of one flat vector, in float64."""
+    s = np.asarray(step, np.float64)
+    return float(np.sqrt(s @ s))
+
+
+def clip_step(step: np.ndarray, max_norm: float) -> np.ndarray:
+    """The flat step scaled so its L2 norm is at most max_norm (smaller steps are unchanged)."""
     if not max_norm > 0:
         raise ValueError("max_norm must be > 0")
-    norm = global_norm(delta)
+    norm = norm_of(step)
     if not np.isfinite(norm):
-        raise ValueError("update has non-finite values")
+        raise ValueError("step has non-finite values")
     if norm <= max_norm:
-        return [np.array(a, dtype=np.float32) for a in delta]
-    scale = max_norm / norm
-    return [(np.asarray(a, dtype=np.float64) * scale).astype(np.float32) for a in delta]
-
-
-def fedprox_gradient_term(
-    weights: Sequence[np.ndarray], global_weights: Sequence[np.ndarray], mu: float
-) -> list[np.ndarray]:
-    """Gradient mu * (w - w_global) of the FedProx proximal term, added to the local gradient."""
-    if mu < 0:
-        raise ValueError("mu must be >= 0")
-    if len(weights) != len(global_weights):
-        raise ValueError("weights and global weights have different numbers of arrays")
-    return [
-        (np.float32(mu) * (np.asarray(w, np.float32) - np.asarray(g, np.float32))).astype(
-            np.float32
-        )
-        for w, g in zip(weights, global_weights, strict=True)
-    ]
-
-
-def fedprox_penalty(
-    weights: Sequence[np.ndarray], global_weights: Sequence[np.ndarray], mu: float
-) -> float:
-    """Value (mu / 2) * ||w - w_global||^2 of the FedProx proximal term."""
-    diff = [
-        np.asarray(w, np.float64) - np.asarray(g, np.float64)
-        for w, g in zip(weights, global_weights, strict=True)
-    ]
-    return 0.5 * mu * global_norm(diff) ** 2
+        return step
+    scaled: np.ndarray = (step * np.float32(max_norm / norm)).astype(np.float32)
+    return scaled
 
 
 def staleness_weight(staleness: int, kind: str = "polynomial", a: float = 0.5, b: int = 4) -> float:

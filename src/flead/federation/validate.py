@@ -6,9 +6,15 @@ from collections.abc import Container, Sequence
 
 import numpy as np
 
-from flead.federation.updates import global_norm
-
-__all__ = ["OUTCOMES", "REASONS", "UpdateRejected", "outcome_of", "validate_update"]
+__all__ = [
+    "OUTCOMES",
+    "REASONS",
+    "UpdateRejected",
+    "check_finite",
+    "check_norm",
+    "outcome_of",
+    "validate_update",
+]
 
 REASONS = ("shape", "dtype", "non_finite", "norm", "stale", "duplicate", "samples")
 OUTCOMES = ("accepted", "stale", "rejected", "duplicate")
@@ -49,21 +55,20 @@ def validate_update(
     *,
     shapes: Sequence[Sequence[int]],
     current_version: int,
-    max_norm: float | None = None,
     max_staleness: int | None = None,
     seen_ids: Container[str] | None = None,
     update_id: str | None = None,
-    global_weights: Sequence[np.ndarray] | None = None,
     dtype: type[np.floating] = np.float32,
+    finite: bool = True,
 ) -> None:
     """Raise UpdateRejected unless the update may be aggregated; checks cheapest first.
 
     duplicate: update_id already in seen_ids (checked first: a retry is not an error).
     samples: fewer than 1.  stale: base_version newer than current_version, or older than
     current_version - max_staleness.  shape: array count or any array's shape differs.
-    dtype: not `dtype`.  non_finite: NaN or inf anywhere.  norm: the L2 norm over all arrays
-    exceeds max_norm -- the norm of (weights - global_weights) when global_weights is given
-    (i.e. of the update's step), else of the weights themselves (callers sending deltas).
+    dtype: not `dtype`.  non_finite: NaN or inf anywhere (unless `finite` is False: the caller
+    checks the flattened step and calls `check_finite` for the reason).  The norm of the step is checked by
+    `check_norm` once the step (weights - base version) is known.
     """
     if update_id is not None and seen_ids is not None and update_id in seen_ids:
         raise UpdateRejected("duplicate", "update_id", f"update {update_id!r} was already received")
@@ -83,25 +88,37 @@ def validate_update(
             f"{current_version}; the limit is {max_staleness}",
         )
     _check_arrays(weights, shapes, dtype)
-    if max_norm is not None:
-        step = weights
-        if global_weights is not None:
-            step = [
-                np.asarray(w, np.float64) - g for w, g in zip(weights, global_weights, strict=True)
-            ]
-        norm = global_norm(step)
-        if norm > max_norm:
-            what = (
-                "update norm (weights - global)" if global_weights is not None else "weights norm"
-            )
+    if finite:
+        check_finite(weights)
+
+
+def check_finite(weights: Sequence[np.ndarray]) -> None:
+    """Raise UpdateRejected('non_finite') naming the first array holding NaN or inf."""
+    for i, a in enumerate(weights):
+        if not np.isfinite(a).all():
+            bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
             raise UpdateRejected(
-                "norm", "weights", f"{what} {norm:.6g} exceeds the bound {max_norm:g}"
+                "non_finite", f"weights[{i}]", f"array {i} has {bad} NaN/inf values"
             )
+
+
+def check_norm(norm: float, max_norm: float | None) -> None:
+    """Raise UpdateRejected('norm') when the step's L2 norm exceeds the bound."""
+    if max_norm is not None and norm > max_norm:
+        raise UpdateRejected(
+            "norm",
+            "weights",
+            f"update norm (weights - base) {norm:.6g} exceeds the bound {max_norm:g}",
+        )
 
 
 def _check_arrays(
     weights: Sequence[np.ndarray], shapes: Sequence[Sequence[int]], dtype: type[np.floating]
 ) -> None:
+    want = np.dtype(dtype)
+    fast = [(getattr(a, "shape", None), getattr(a, "dtype", None)) for a in weights]
+    if fast == [(tuple(s), want) for s in shapes]:  # the common case: one comparison
+        return
     if len(weights) != len(shapes):
         raise UpdateRejected("shape", "weights", f"{len(weights)} arrays, expected {len(shapes)}")
     for i, (a, s) in enumerate(zip(weights, shapes, strict=True)):
@@ -111,13 +128,7 @@ def _check_arrays(
                 "shape", f"weights[{i}]", f"array {i} has shape {np.shape(a)}, expected {expected}"
             )
         got = np.asarray(a).dtype
-        if got != np.dtype(dtype):
+        if got != want:
             raise UpdateRejected(
-                "dtype", f"weights[{i}]", f"array {i} has dtype {got}, expected {np.dtype(dtype)}"
-            )
-    for i, a in enumerate(weights):
-        if not np.isfinite(a).all():
-            bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-            raise UpdateRejected(
-                "non_finite", f"weights[{i}]", f"array {i} has {bad} NaN/inf values"
+                "dtype", f"weights[{i}]", f"array {i} has dtype {got}, expected {want}"
             )

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Protocol
 
 import numpy as np
 
-from flead.model import network as nn
 from flead.model import normalize as nz
 from flead.model import online as ol
 from flead.model.config import LocalUpdate, ModelConfig, StepResult
-from flead.model.features import TIME_FEATURES
+from flead.model.spec import ModelSpec, SpecMismatch
 from flead.model.state import BankState
 from flead.model.stats import update_stats
 
-__all__ = ["DeviceBank"]
+__all__ = ["Adoptable", "DeviceBank"]
+
+
+class Adoptable(Protocol):
+    """What the bank needs of a global version (`flead.federation.ModelVersion` is one)."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def tensors(self) -> tuple[np.ndarray, ...]: ...
 
 
 class DeviceBank:
@@ -36,12 +47,10 @@ class DeviceBank:
         self.features = tuple(features)
         self.config = config or ModelConfig()
         self.pooled = pooled
-        f = len(self.features)
-        self.sizes = (f + TIME_FEATURES, *self.config.hidden, f)
-        init = nn.init_params(np.random.default_rng(seed), self.sizes)
-        n_shared = len(init) - 2 if self.config.personal_head else len(init)
-        self.state = BankState(f, init, n_shared, pooled, capacity)
-        self.version = 0
+        self.spec = ModelSpec.of(self.features, self.config, seed)
+        self.sizes = self.spec.sizes
+        init = self.spec.init_params()
+        self.state = BankState(len(self.features), init, self.spec.n_shared, pooled, capacity)
         self._decay = 0.5 ** (1.0 / self.config.threshold_halflife)
         self._fleet: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -64,19 +73,57 @@ class DeviceBank:
         return [tuple(int(d) for d in a.shape) for a in self.state.init[: self.state.n_shared]]
 
     # ---- federation -------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The global version the bank adopted last (0 before any): the trainer's only copy."""
+        return self.state.global_version
+
+    @property
+    def adopted(self) -> bool:
+        """Whether a global version was adopted since the bank was built."""
+        return self.state.global_ is not None
+
     def local_update(self, device: str) -> LocalUpdate:
-        """The device's shared weights and samples learned since its last update (then reset)."""
+        """The device's shared weights, samples learned since its last sent update, base version.
+
+        Nothing is reset: `mark_sent` does that once the update was delivered.
+        """
         st = self.state
         slot = st.slot[device]
         w = st.wslot(slot)
-        samples = int(st.arrays["samples"][slot])
-        st.arrays["samples"][slot] = 0
         return LocalUpdate(
             weights=[st.weights[i][w].copy() for i in range(st.n_shared)],
-            samples=samples,
+            samples=int(st.arrays["samples"][slot]),
             base_version=int(st.arrays["base_version"][slot]),
             loss=float(st.arrays["loss"][slot]),
         )
+
+    def pending(self, devices: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per device: (samples since its last sent update, base version, rows seen) [K] int64."""
+        slots = np.array([self.state.slot[d] for d in devices], dtype=np.int64)
+        a = self.state.arrays
+        return a["samples"][slots], a["base_version"][slots], a["seen"][slots]
+
+    def weighted_shared(self, devices: Sequence[str], weights: np.ndarray) -> list[np.ndarray]:
+        """sum_k weights[k] * shared weights of devices[k], per array (float64 accumulation)."""
+        st = self.state
+        rows = np.array([st.wslot(st.slot[d]) for d in devices], dtype=np.int64)
+        w = np.asarray(weights, np.float64)
+        return [
+            np.tensordot(w, st.weights[i][rows].astype(np.float64), axes=1)
+            for i in range(st.n_shared)
+        ]
+
+    def losses(self, devices: Sequence[str]) -> np.ndarray:
+        """Recent (EMA) training loss per device [K]."""
+        return self.state.arrays["loss"][[self.state.slot[d] for d in devices]]
+
+    def mark_sent(self, devices: Sequence[str], samples: Sequence[int] | np.ndarray) -> None:
+        """The devices' updates were delivered: subtract the samples they carried."""
+        slots = [self.state.slot[d] for d in devices if d in self.state.slot]
+        sent = np.asarray(samples, np.int64)[[d in self.state.slot for d in devices]]
+        a = self.state.arrays["samples"]
+        a[slots] = np.maximum(a[slots] - sent, 0)
 
     def global_weights(self) -> list[np.ndarray]:
         """The shared part every device starts from: the adopted global model, else the init."""
@@ -84,12 +131,17 @@ class DeviceBank:
         source = st.global_ if st.global_ is not None else st.init[: st.n_shared]
         return [a.copy() for a in source]
 
-    def adopt_global(self, weights: Sequence[np.ndarray], version: int) -> None:
-        """Set the shared part of every device (personal heads and statistics are kept)."""
-        self.state.set_global([np.asarray(a, dtype=np.float32) for a in weights])
-        self.version = int(version)
-        self.state.global_version = self.version
-        self.state.arrays["base_version"][:] = self.version
+    def adopt(self, version: Adoptable) -> int:
+        """Adopt a global version in one call; returns how many devices moved to it.
+
+        Raises SpecMismatch (one line naming both specs) when the version is of another model.
+        Devices at another base version get the shared weights and restart the shared layers'
+        optimiser; personal layers, their optimiser state, normalisers and statistics are kept.
+        """
+        if version.spec != self.spec:
+            raise SpecMismatch(self.spec, version.spec)
+        moved = self.state.set_global(list(version.tensors), int(version.version))
+        return len(moved)
 
     def mean_loss(self, device: str | None = None) -> float:
         """Recent (EMA) training loss of one device, or the mean over all devices."""
@@ -103,7 +155,7 @@ class DeviceBank:
     def export_state(self, device: str) -> bytes:
         """The device's full state (weights, optimiser, statistics, threshold, carry) as a blob."""
         meta = {"features": list(self.features), "config": asdict(self.config)}
-        return self.state.export(device, meta | {"version": self.version})
+        return self.state.export(device, meta)
 
     def import_state(self, device: str, blob: bytes) -> None:
         """Restore a device from `export_state` output (it joins if it is new)."""

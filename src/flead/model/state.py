@@ -16,7 +16,7 @@ HOURS = 24  # time-of-day cells of the per-hour rates and residual variances
 
 __all__ = ["STATE_FORMAT", "BankState"]
 
-STATE_FORMAT = "flead.model.device/1"
+STATE_FORMAT = "flead.model.device/2"
 
 
 def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
@@ -71,7 +71,8 @@ class BankState:
         self.weights = [np.repeat(p[None], dw, axis=0) for p in init]
         self.m = [np.zeros_like(p) for p in self.weights]
         self.v = [np.zeros_like(p) for p in self.weights]
-        self.wstep = np.zeros(dw, dtype=np.int64)
+        self.wstep = np.zeros(dw, dtype=np.int64)  # Adam steps of the personal layers
+        self.sstep = np.zeros(dw, dtype=np.int64)  # ... of the shared layers (reset on adoption)
 
     def wslot(self, slot: int) -> int:
         """Index into the weight arrays of a device's slot (always 0 when pooled)."""
@@ -108,7 +109,7 @@ class BankState:
         start = self.init if self.global_ is None else self.global_ + self.init[self.n_shared :]
         for w, m, v, p in zip(self.weights, self.m, self.v, start, strict=True):
             w[slot], m[slot], v[slot] = p, 0.0, 0.0
-        self.wstep[slot] = 0
+        self.wstep[slot] = self.sstep[slot] = 0
 
     def _grow(self, capacity: int) -> None:
         extra = capacity - self.capacity
@@ -120,21 +121,36 @@ class BankState:
                 for i, a in enumerate(group):
                     group[i] = np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])
             self.wstep = np.concatenate([self.wstep, np.zeros(extra, dtype=np.int64)])
+            self.sstep = np.concatenate([self.sstep, np.zeros(extra, dtype=np.int64)])
         self.capacity = capacity
 
-    def set_global(self, weights: Sequence[np.ndarray]) -> None:
-        """Every slot's shared part := weights; optimiser moments restart."""
+    def set_global(self, weights: Sequence[np.ndarray], version: int) -> np.ndarray:
+        """Adopt a global version; returns the slots that moved to it.
+
+        Every device whose base version differs gets the shared weights, a fresh start of the
+        shared layers' Adam moments and step count, no unsent samples, and the new base
+        version. Its personal layers (and their optimiser state) and statistics are kept. A
+        device already at `version` (restored from a checkpoint) keeps its weights.
+        """
         shapes = [p.shape for p in self.init[: self.n_shared]]
         got = [np.shape(w) for w in weights]
         if got != shapes:
             raise ValueError(f"global weights have shapes {got}, expected {shapes}")
         self.global_ = [np.array(w, dtype=np.float32) for w in weights]
+        self.global_version = int(version)
+        used = np.array(sorted(self.slot.values()), dtype=np.int64)
+        moved = used[self.arrays["base_version"][used] != version]
+        rows = np.zeros(1, np.int64) if self.pooled else moved
+        if self.pooled and not len(moved):
+            rows = rows[:0]
         for i, w in enumerate(self.global_):
-            self.weights[i][:] = w
-        for group in (self.m, self.v):
-            for a in group:
-                a[:] = 0.0
-        self.wstep[:] = 0
+            self.weights[i][rows] = w
+            self.m[i][rows] = 0.0
+            self.v[i][rows] = 0.0
+        self.sstep[rows] = 0
+        self.arrays["samples"][moved] = 0
+        self.arrays["base_version"][moved] = version
+        return moved
 
     def step(
         self, idx: np.ndarray, params: list[np.ndarray], grads: list[np.ndarray], cfg: ModelConfig
@@ -142,12 +158,14 @@ class BankState:
         """Adam on the weight rows `idx` given their current values and gradients."""
         m = [a[idx] for a in self.m]
         v = [a[idx] for a in self.v]
-        t = self.wstep[idx] + 1
-        nn.adam_step(params, grads, m, v, t, cfg.lr, cfg.beta1, cfg.beta2)
+        ns = self.n_shared
+        ts, tp = self.sstep[idx] + 1, self.wstep[idx] + 1
+        nn.adam_step(params[:ns], grads[:ns], m[:ns], v[:ns], ts, cfg.lr, cfg.beta1, cfg.beta2)
+        nn.adam_step(params[ns:], grads[ns:], m[ns:], v[ns:], tp, cfg.lr, cfg.beta1, cfg.beta2)
         for group, new in ((self.weights, params), (self.m, m), (self.v, v)):
             for a, b in zip(group, new, strict=True):
                 a[idx] = b
-        self.wstep[idx] = t
+        self.sstep[idx], self.wstep[idx] = ts, tp
 
     def export(self, device: str, meta: dict[str, Any]) -> bytes:
         """The device's arrays (statistics, weights, optimiser moments) as a wire blob."""
@@ -155,7 +173,8 @@ class BankState:
         w = self.wslot(slot)
         names = list(self.layout)
         arrays = [self.arrays[k][slot] for k in names]
-        arrays += [a[w] for a in (*self.weights, *self.m, *self.v)] + [self.wstep[w : w + 1]]
+        arrays += [a[w] for a in (*self.weights, *self.m, *self.v)]
+        arrays += [self.wstep[w : w + 1], self.sstep[w : w + 1]]
         head = {"format": STATE_FORMAT, "device": device, "names": names, "pooled": self.pooled}
         return encode_arrays(arrays, meta | head)
 
@@ -168,10 +187,10 @@ class BankState:
             raise WireError("bad_state", f"not a {STATE_FORMAT} blob")
         if tuple(meta.get("features", ())) != features:
             raise WireError("bad_state", f"features {meta.get('features')} != {list(features)}")
-        if len(arrays) != len(names) + 3 * n_w + 1:
+        if len(arrays) != len(names) + 3 * n_w + 2:
             raise WireError("bad_state", f"{len(arrays)} arrays")
         expect = [self.arrays[k].shape[1:] for k in names] + [p.shape for p in self.init] * 3
-        if [a.shape for a in arrays[:-1]] != expect:
+        if [a.shape for a in arrays[:-2]] != expect:
             raise WireError("bad_state", "array shapes do not match this bank's model")
         slot = self.join(device)
         for k, a in zip(names, arrays, strict=False):
@@ -181,4 +200,4 @@ class BankState:
         for i, group in enumerate((self.weights, self.m, self.v)):
             for j, a in enumerate(group):
                 a[w] = rest[i * n_w + j]
-        self.wstep[w] = int(rest[-1][0])
+        self.wstep[w], self.sstep[w] = int(rest[-2][0]), int(rest[-1][0])

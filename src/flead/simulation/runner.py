@@ -10,7 +10,7 @@ import numpy as np
 
 from flead.data.records import Readings
 from flead.model import ModelConfig
-from flead.simulation.federate import RoundLog, aggregate_round, observe_round
+from flead.simulation.federate import Federation, RoundLog, observe_round
 from flead.simulation.modes import FEDERATED_MODES, make_bank
 
 __all__ = ["ModeRun", "Plan", "run_mode"]
@@ -72,13 +72,14 @@ def run_mode(
     plan: Plan,
     progress: Callable[[int], None] | None = None,
 ) -> ModeRun:
-    """Prequential pass of `mode` over `data` (time-sorted); federated modes aggregate each round."""
+    """Prequential pass of `mode` over `data` (time-sorted); federated modes federate each round
+    end through the services' Participant and Strategy (`Federation`)."""
     bank = make_bank(mode, data.features, config, seed)
     n = len(data)
     out = ModeRun(mode, np.empty(n, np.float32), np.empty(n, np.float32), np.empty(n, bool), 0.0)
     ends, round_ends = plan.cuts(data.time)
     round_at = set(round_ends.tolist())
-    federate = mode in FEDERATED_MODES
+    fed = Federation(bank) if mode in FEDERATED_MODES else None
     start = last_round = time.perf_counter()
     lo = 0
     for hi in ends.tolist():
@@ -86,9 +87,12 @@ def run_mode(
         out.score[lo:hi], out.threshold[lo:hi], out.anomaly[lo:hi] = (
             step.score, step.threshold, step.anomaly,
         )  # fmt: skip
+        clock = float(data.time[hi - 1])
+        if fed is not None:
+            fed.learned(np.unique(data.device[lo:hi].astype(str)).tolist(), clock)
         if hi in round_at:
-            index, clock = len(out.rounds) + 1, float(data.time[hi - 1])
-            log = (aggregate_round if federate else observe_round)(bank, index, clock)
+            index = len(out.rounds) + 1
+            log = fed.round(index, clock) if fed is not None else observe_round(bank, index, clock)
             now = time.perf_counter()
             out.rounds.append(replace(log, wall_seconds=now - last_round))
             last_round = now

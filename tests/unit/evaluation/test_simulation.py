@@ -1,15 +1,15 @@
-"""The in-process runner: scored windows, stream cuts, aggregation rounds, identical inputs per mode."""
+"""The in-process runner: scored windows, stream cuts, federation rounds, identical inputs per mode."""
 
 import numpy as np
 import pytest
 
 from flead.data.synth import generate
+from flead.federation import Update
 from flead.model import DeviceBank, ModelConfig
-from flead.simulation.federate import aggregate_round
+from flead.simulation.federate import Federation
 from flead.simulation.modes import MODES, make_bank, parse_modes
 from flead.simulation.runner import Plan, run_mode
 from flead.simulation.source import scored_mask
-from flead.wire import decode_arrays, encode_arrays
 
 pytestmark = pytest.mark.unit
 
@@ -51,29 +51,30 @@ def _feed(bank: DeviceBank, seed: int = 1) -> None:
     bank.process(r.device, r.time, r.values)
 
 
-def test_aggregate_round_fedavgs_and_counts_encoded_bytes() -> None:
-    """After a round every device holds the same shared weights; bytes = real encoded sizes."""
+def test_a_round_runs_the_services_participant_and_strategy() -> None:
+    """One round: the trainer's ONE partial aggregate (FedAvg of its devices) is accepted by the
+    services' Strategy, the new version is adopted by every device; bytes are encoded sizes."""
     bank = make_bank("federated", ("temperature", "humidity", "light", "voltage"), ModelConfig(), 0)
+    fed = Federation(bank)
     _feed(bank)
-    expected = sum(
-        len(
-            encode_arrays(
-                bank.local_update(d).weights, {"device": d, "samples": 1, "base_version": 0}
-            )
-        )
-        for d in bank.devices()
-    )
-    _feed(bank, seed=2)  # local_update above reset the sample counts: learn again
-    log = aggregate_round(bank, 1, 0.0)
-    assert log.participants == 3
-    assert log.bytes_up == pytest.approx(expected, rel=0.01)
-    assert log.bytes_down > 0
-    shared = [bank.local_update(d).weights for d in bank.devices()]
-    for other in shared[1:]:
-        for a, b in zip(shared[0], other, strict=True):
-            np.testing.assert_array_equal(a, b)
-    arrays, _ = decode_arrays(encode_arrays(shared[0], {"version": bank.version}))
-    assert len(arrays) == len(shared[0])
+    fed.learned(bank.devices(), 0.0)
+    ups = [bank.local_update(d) for d in bank.devices()]
+    total = sum(u.samples for u in ups)
+    expected = [sum(u.samples * u.weights[i].astype(np.float64) for u in ups) / total
+                for i in range(len(ups[0].weights))]  # fmt: skip
+    log = fed.round(1, 60.0)  # the services' cadence: due after 30 s with any sample
+    assert (log.participants, log.samples) == (3, total)
+    assert len(fed.transport.closed) == 1  # one update (the partial aggregate) made version 1
+    assert fed.transport.closed[0].version.lineage.participants == 1
+    one = len(Update("x", "simulate", total, 0, ups[0].weights, devices=3).to_blob())
+    assert one * 0.9 < log.bytes_up < one * 1.5  # one partial aggregate, not three updates
+    assert log.bytes_down == len(fed.transport.strategy.current.to_blob())
+    assert bank.version == 1
+    for d in bank.devices():
+        for a, b in zip(bank.local_update(d).weights, expected, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert bank.local_update(d).samples == 0
+    assert fed.round(2, 120.0).participants == 0  # nothing learned since: nothing sent
 
 
 def test_modes_see_the_same_stream_and_are_deterministic() -> None:
@@ -84,7 +85,9 @@ def test_modes_see_the_same_stream_and_are_deterministic() -> None:
     again = run_mode("personalized", r, ModelConfig(), 0, plan)
     np.testing.assert_array_equal(first.score, again.score)
     assert len(first.rounds) == len(plan.cuts(r.time)[1])
-    assert all(x.participants == 3 for x in first.rounds)
+    # the first round end is the first batch's end: no device's 30 s cadence clock has run yet
+    assert [x.participants for x in first.rounds][:2] == [0, 3]
+    assert all(x.participants == 3 for x in first.rounds[1:])
     local = run_mode("local", r, ModelConfig(), 0, plan)
     assert all(x.participants == 0 and x.bytes_up == 0 for x in local.rounds)
     assert local.score.shape == first.score.shape == (len(r),)

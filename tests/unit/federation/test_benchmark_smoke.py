@@ -1,32 +1,23 @@
-"""The aggregation benchmark runs end to end on a tiny case and reports comparable rows."""
+"""The aggregation benchmark runs the service path on a tiny fleet and checks it against Flower."""
 
 from __future__ import annotations
 
 import pytest
-from benchmarks.aggregation import bench_case, production_shapes
+from benchmarks.aggregation import bench_case
 
 pytestmark = pytest.mark.unit
 
 
 def test_bench_case_rows_are_complete() -> None:
-    """Every rule yields one row with positive timings and a speed-up (no timing is asserted)."""
-    rows = bench_case("tiny", 5, [(3, 2), (2,)], repeat=1)
-    assert [r["rule"] for r in rows][:3] == [
-        "fedavg",
-        "RoundAccumulator add+close",
-        "RoundAccumulator close() only",
+    """Every figure has our value, Flower's and a ratio (results equal Flower's, no timing asserted)."""
+    rows = bench_case(12, 3, repeat=1)
+    assert [r["figure"] for r in rows] == [
+        "fedavg round, 2 tiers",
+        "fedavg close only",
+        "device updates/s",
+        "trainer partial (max)",
+        "median round, per device",
     ]
-    assert len(rows) == 6
     for row in rows:
-        assert row["ours_ms"] > 0
-        assert row["baseline_ms"] > 0
-        assert row["speedup"] == pytest.approx(row["baseline_ms"] / row["ours_ms"])
-        assert row["baseline"].startswith("flwr ")
-
-
-def test_production_shapes_always_available() -> None:
-    """The production shapes come from flead.model when it exists, else from the fallback."""
-    shapes, source = production_shapes()
-    assert source in ("flead.model", "fallback")
-    assert shapes
-    assert all(isinstance(s, tuple) for s in shapes)
+        assert (row["devices"], row["trainers"]) == (12, 3)
+        assert row["ratio"].endswith("x")

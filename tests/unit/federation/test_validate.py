@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flead.federation.validate import UpdateRejected, outcome_of, validate_update
+from flead.federation.validate import UpdateRejected, check_norm, outcome_of, validate_update
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,6 @@ def _check(weights: list[np.ndarray] | None = None, **overrides: Any) -> None:
         "base_version": 5,
         "shapes": SHAPES,
         "current_version": 6,
-        "max_norm": 10.0,
         "max_staleness": 3,
         "seen_ids": {"u-old"},
         "update_id": "u-new",
@@ -43,7 +42,7 @@ def _reject(weights: list[np.ndarray] | None = None, **overrides: Any) -> Update
 def test_a_good_update_passes() -> None:
     """A well-formed, fresh, small, new update raises nothing."""
     _check()
-    _check(max_norm=None, max_staleness=None, seen_ids=None, update_id=None)
+    _check(max_staleness=None, seen_ids=None, update_id=None)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +64,6 @@ def test_a_good_update_passes() -> None:
             "weights[1]",
             "2 NaN/inf",
         ),
-        (_weights(100.0), {}, "norm", "weights", "exceeds the bound 10"),
         (None, {"base_version": 1}, "stale", "base_version", "5 versions behind"),
         (None, {"base_version": 7}, "stale", "base_version", "newer"),
         (None, {"update_id": "u-old"}, "duplicate", "update_id", "already received"),
@@ -83,12 +81,14 @@ def test_each_reason_names_its_field(
     assert err.to_dict() == {"reason": reason, "field": field, "message": err.message}
 
 
-def test_norm_is_of_the_step_when_the_global_model_is_given() -> None:
-    """With global_weights the bound applies to weights - global, not to the weights."""
-    big = _weights(100.0)
-    _check(big, global_weights=_weights(99.0))
-    err = _reject(big, global_weights=_weights(0.0))
-    assert "weights - global" in err.message
+def test_norm_bound_names_the_step_and_the_bound() -> None:
+    """check_norm refuses a step longer than the bound (reason norm, field weights), not at it."""
+    check_norm(10.0, 10.0)
+    check_norm(1e9, None)
+    with pytest.raises(UpdateRejected) as caught:
+        check_norm(10.5, 10.0)
+    assert (caught.value.reason, caught.value.field) == ("norm", "weights")
+    assert "10.5 exceeds the bound 10" in caught.value.message
 
 
 def test_outcomes_map_to_metric_labels() -> None:

@@ -1,11 +1,12 @@
-"""The bank's federation surface: local updates, adopting a global model, FedProx, pooling, checkpoints."""
+"""The bank's federation surface: local updates, adopting a ModelVersion, FedProx, pooling, checkpoints."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flead.model import DeviceBank, ModelConfig
+from flead.federation import ModelVersion
+from flead.model import DeviceBank, ModelConfig, ModelSpec, SpecMismatch
 from flead.wire import WireError
 from tests.unit.model.helpers import FEATURES, batches, stream
 
@@ -17,17 +18,27 @@ def _feed(bank: DeviceBank, dev: np.ndarray, t: np.ndarray, v: np.ndarray) -> No
         bank.process(dev[s], t[s], v[s])
 
 
-def test_local_update_is_the_shared_part_with_its_sample_count() -> None:
-    """local_update() returns arrays of global_shapes(), the rows learned since the last one."""
+def _version(bank: DeviceBank, tensors: list[np.ndarray], number: int) -> ModelVersion:
+    return ModelVersion(bank.spec, number, tuple(tensors))
+
+
+def _const(bank: DeviceBank, value: float) -> list[np.ndarray]:
+    return [np.full(s, value, np.float32) for s in bank.global_shapes()]
+
+
+def test_local_update_keeps_its_samples_until_marked_sent() -> None:
+    """local_update() is the shared part with the samples since the last delivered update;
+    reading it resets nothing (a failed send loses nothing), mark_sent subtracts what went out."""
     dev, t, v = stream(devices=2, rows=300, seed=1)
     bank = DeviceBank(FEATURES)
     _feed(bank, dev, t, v)
     update = bank.local_update("1")
     assert [w.shape for w in update.weights] == bank.global_shapes()
     assert 0 < update.samples <= 300
-    assert update.base_version == 0
+    assert (update.base_version, bank.local_update("1").samples) == (0, update.samples)
     assert np.isfinite(update.loss)
-    assert bank.local_update("1").samples == 0  # the counter restarts
+    bank.mark_sent(["1", "gone"], [update.samples - 5, 9])
+    assert bank.local_update("1").samples == 5
 
 
 def test_a_device_joining_after_adoption_starts_from_the_adopted_version() -> None:
@@ -36,33 +47,76 @@ def test_a_device_joining_after_adoption_starts_from_the_adopted_version() -> No
     bank = DeviceBank(FEATURES)
     first = dev == dev[0]
     _feed(bank, dev[first], t[first], v[first])
-    bank.adopt_global(bank.global_weights(), version=7)
+    bank.adopt(_version(bank, bank.global_weights(), 7))
     _feed(bank, dev[~first], t[~first], v[~first])
     assert bank.local_update(str(dev[~first][0])).base_version == 7
+    assert bank.version == 7
 
 
-def test_adopt_global_sets_the_body_and_keeps_heads() -> None:
-    """Every device gets the global body; its personal head and statistics are kept."""
+def test_adopt_sets_the_body_and_keeps_what_is_personal() -> None:
+    """Every device gets the global body and a fresh optimiser for it; its personal head, the
+    head's Adam moments and step count, and its statistics are kept; unsent samples are spent."""
     dev, t, v = stream(devices=3, rows=300, seed=2)
     bank = DeviceBank(FEATURES)
     _feed(bank, dev, t, v)
     st = bank.state
-    heads = {d: [w[st.slot[d]].copy() for w in st.weights[st.n_shared :]] for d in bank.devices()}
+    ns = st.n_shared
+    kept = {
+        d: [a[st.slot[d]].copy() for a in (*st.weights[ns:], *st.m[ns:], *st.v[ns:])]
+        for d in bank.devices()
+    }
+    steps = st.wstep.copy()
     means = st.arrays["mean"].copy()
-    glob = [np.full(s, 0.01, np.float32) for s in bank.global_shapes()]
-    bank.adopt_global(glob, 7)
+    glob = _const(bank, 0.01)
+    assert bank.adopt(_version(bank, glob, 7)) == 3
     for d in bank.devices():
-        for g, w in zip(glob, st.weights, strict=False):
-            np.testing.assert_array_equal(w[st.slot[d]], g)
-        for h, w in zip(heads[d], st.weights[st.n_shared :], strict=True):
-            np.testing.assert_array_equal(w[st.slot[d]], h)
-        assert bank.local_update(d).base_version == 7
+        slot = st.slot[d]
+        for g, w, m in zip(glob, st.weights, st.m, strict=False):
+            np.testing.assert_array_equal(w[slot], g)
+            assert not m[slot].any()
+        now = [a[slot] for a in (*st.weights[ns:], *st.m[ns:], *st.v[ns:])]
+        for before, after in zip(kept[d], now, strict=True):
+            np.testing.assert_array_equal(before, after)
+        assert st.sstep[slot] == 0
+        update = bank.local_update(d)
+        assert (update.base_version, update.samples) == (7, 0)
+    np.testing.assert_array_equal(st.wstep, steps)
+    assert steps[[st.slot[d] for d in bank.devices()]].min() > 0  # the control: heads had learned
     np.testing.assert_array_equal(st.arrays["mean"], means)
-    with pytest.raises(ValueError, match="shapes"):
-        bank.adopt_global(glob[:-1], 8)
-    # a device joining after adoption starts from the global body
-    bank.add("new")
+    bank.add("new")  # a device joining after adoption starts from the global body
     np.testing.assert_array_equal(st.weights[0][st.slot["new"]], glob[0])
+
+
+def test_devices_already_at_the_version_keep_their_weights() -> None:
+    """Adopting the version a checkpointed device is based on (a restart) leaves it as it was."""
+    dev, t, v = stream(devices=2, rows=300, seed=6)
+    bank = DeviceBank(FEATURES)
+    v3 = _version(bank, _const(bank, 0.02), 3)
+    bank.adopt(v3)
+    _feed(bank, dev, t, v)
+    blob = bank.export_state("1")
+    restarted = DeviceBank(FEATURES)
+    restarted.import_state("1", blob)
+    before = restarted.local_update("1")
+    assert restarted.adopt(v3) == 0
+    after = restarted.local_update("1")
+    assert (after.samples, after.base_version) == (before.samples, 3)
+    for a, b in zip(before.weights, after.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert restarted.adopt(_version(bank, _const(bank, 0.0), 4)) == 1  # a newer one moves it
+
+
+def test_a_version_of_another_spec_is_refused_in_one_line() -> None:
+    """adopt() of another model raises SpecMismatch whose one-line message names both specs."""
+    bank = DeviceBank(FEATURES)
+    other = ModelSpec(FEATURES, hidden=(8,), seed=0)
+    with pytest.raises(SpecMismatch) as caught:
+        bank.adopt(ModelVersion.initial(other))
+    text = str(caught.value)
+    assert "\n" not in text
+    assert str(bank.spec) in text
+    assert str(other) in text
+    assert not bank.adopted
 
 
 def test_global_weights_are_the_init_then_the_adopted_model() -> None:
@@ -70,10 +124,12 @@ def test_global_weights_are_the_init_then_the_adopted_model() -> None:
     bank = DeviceBank(FEATURES, seed=3)
     init = bank.global_weights()
     assert [w.shape for w in init] == bank.global_shapes()
+    for a, b in zip(init, bank.spec.initial_tensors(), strict=True):
+        np.testing.assert_array_equal(a, b)
     bank.add("a")
     np.testing.assert_array_equal(bank.state.weights[0][bank.state.slot["a"]], init[0])
-    glob = [np.full(s, 0.5, np.float32) for s in bank.global_shapes()]
-    bank.adopt_global(glob, 2)
+    glob = _const(bank, 0.5)
+    bank.adopt(_version(bank, glob, 2))
     for a, b in zip(bank.global_weights(), glob, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -91,7 +147,7 @@ def test_fedprox_keeps_local_weights_near_the_global_model() -> None:
     for mu in (0.0, 10.0):
         bank = DeviceBank(FEATURES, ModelConfig(prox_mu=mu, lr=0.01))
         glob = [w[0].copy() for w in bank.state.weights[: bank.state.n_shared]]
-        bank.adopt_global(glob, 1)
+        bank.adopt(_version(bank, glob, 1))
         _feed(bank, dev, t, v)
         update = bank.local_update("1")
         drift[mu] = sum(

@@ -1,4 +1,5 @@
-"""Builders shared by the aggregator unit tests: an app on an in-memory store, update bodies."""
+"""Builders shared by the aggregator unit tests: a tiny spec, a store holding a zero version 0,
+an app on it, update bodies."""
 
 from __future__ import annotations
 
@@ -7,30 +8,36 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI
 
+from flead.federation import ModelVersion
+from flead.model import ModelSpec
 from flead.wire import encode_arrays
 from flead_aggregator.app import create_app
 from flead_aggregator.settings import load_settings
-from flead_aggregator.store import MemoryStore
+from flead_aggregator.store import MemoryStore, ModelRecord
 
 TOKEN = "s3cret"
-SHAPES = [(3, 2), (2,)]
+SPEC = ModelSpec(("a",), hidden=(2,), personal_head=True, seed=0)
+SHAPES = [t.shape for t in SPEC.tensors()]  # [(5, 2), (2,)]
 
 
-def initial() -> list[np.ndarray]:
-    """A tiny fixed global model."""
-    return [np.zeros(s, np.float32) for s in SHAPES]
+def zero_store() -> MemoryStore:
+    """A registry whose version 0 is all zeros (easy expected values)."""
+    store = MemoryStore()
+    v0 = ModelVersion(SPEC, 0, tuple(np.zeros(s, np.float32) for s in SHAPES))
+    store.put_model(ModelRecord(v0, "sync"))
+    return store
 
 
 def make_app(**overrides: Any) -> tuple[FastAPI, MemoryStore]:
-    """An aggregator app on a MemoryStore with a token and small rounds."""
-    store = MemoryStore()
+    """An aggregator app on a zero-version store with a token and small rounds."""
+    store = zero_store()
     defaults: dict[str, Any] = {
         "aggregator_token": TOKEN,
         "aggregator_min_updates": 2,
         "aggregator_round_timeout_seconds": 3600,
     }
     settings = load_settings(**(defaults | overrides))
-    return create_app(settings, store=store, initial=initial), store
+    return create_app(settings, store=store, spec=SPEC), store
 
 
 def weights(value: float = 0.1) -> list[np.ndarray]:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from flead.federation import ModelVersion
 from flead.wire import decode_arrays
-from tests.unit.services.aggregator.helpers import auth, blob, make_app, token, weights
+from tests.unit.services.aggregator.helpers import SPEC, auth, blob, make_app, token, weights
 
 pytestmark = pytest.mark.unit
 
@@ -50,8 +51,8 @@ def test_writes_refused_when_no_token_configured() -> None:
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (blob(w=[np.full((3, 2), np.nan, np.float32), np.zeros(2, np.float32)]), "non_finite"),
-        (blob(w=[np.zeros((2, 3), np.float32), np.zeros(2, np.float32)]), "shape"),
+        (blob(w=[np.full((5, 2), np.nan, np.float32), np.zeros(2, np.float32)]), "non_finite"),
+        (blob(w=[np.zeros((2, 5), np.float32), np.zeros(2, np.float32)]), "shape"),
         (blob(w=weights(1e6)), "norm"),
         (blob(base=7), "stale"),
         (blob(samples=0), "samples"),
@@ -100,9 +101,9 @@ def test_round_closes_at_min_updates_and_history_has_lineage(client: TestClient)
     assert [h["version"] for h in history] == [1, 0]
     assert history[0]["lineage"]["update_ids"] == ["a", "b"]
     assert history[0]["lineage"]["samples"] == 40
-    arrays, meta = decode_arrays(client.get("/api/global-model").content)
-    assert meta["version"] == 1
-    np.testing.assert_allclose(arrays[0], 0.4, rtol=1e-6)
+    served = ModelVersion.from_blob(client.get("/api/global-model").content)
+    assert (served.version, served.spec) == (1, SPEC)
+    np.testing.assert_allclose(served.tensors[0], 0.4, rtol=1e-6)
 
 
 def test_json_update_is_accepted(client: TestClient) -> None:
@@ -143,6 +144,22 @@ def test_aggregate_now_with_nothing_pending(client: TestClient) -> None:
     """POST /api/aggregate with no pending update says so and keeps the version."""
     r = client.post("/api/aggregate", headers=auth())
     assert r.json() == {"aggregated": False, "reason": "no pending updates", "version": 0}
+
+
+def test_a_registry_of_another_spec_keeps_the_aggregator_unready() -> None:
+    """An aggregator whose spec differs from its registry's never becomes ready (503), and the
+    status names both specs."""
+    from flead.model import ModelSpec
+    from flead_aggregator.app import create_app
+    from flead_aggregator.settings import load_settings
+    from tests.unit.services.aggregator.helpers import zero_store
+
+    other = ModelSpec(("a",), hidden=(3,), seed=0)
+    app = create_app(load_settings(aggregator_token="t"), store=zero_store(), spec=other)
+    with TestClient(app) as c:
+        for _ in range(20):
+            assert c.get("/readyz").status_code == 503
+    assert not app.state.coordinator.started
 
 
 def test_probes_and_metrics(client: TestClient) -> None:

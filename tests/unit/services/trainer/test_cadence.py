@@ -1,25 +1,15 @@
-"""When local updates are due: every N samples or T seconds per device."""
+"""Trainer helpers: consumer lag from librdkafka statistics, partition list parsing.
+
+The update cadence moved to `flead.federation.Cadence` (tests/unit/federation/test_participant.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from flead_trainer.cadence import Cadence
 from flead_trainer.kafka_io import lags_from_stats
 from flead_trainer.settings import load_settings
 
 pytestmark = pytest.mark.unit
-
-
-def test_due_by_samples_or_time() -> None:
-    """A device is due at N samples, or after T seconds with any sample; sending resets it."""
-    c = Cadence(every_samples=10, every_seconds=5.0)
-    c.learned([("a", 10), ("b", 3)], now=0.0)
-    assert c.due(1.0) == ["a"]
-    assert c.due(5.0) == ["a", "b"]
-    c.sent("a", 5.0)
-    c.sent("b", 5.0)
-    assert c.due(100.0) == []
 
 
 def test_lag_from_librdkafka_stats() -> None:

@@ -1,0 +1,186 @@
+"""`Participant`: a trainer's devices as ONE participant of the aggregator -- cadence, ids, adoption."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from flead.federation.strategy import Update
+from flead.federation.version import Granularity, ModelVersion
+from flead.model import DeviceBank
+
+__all__ = ["Cadence", "Outcome", "Participant", "Sent", "Transport"]
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A device's update is due after `every_samples` new samples, or `every_seconds` with any."""
+
+    every_samples: int = 500
+    every_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.every_samples < 1 or not self.every_seconds > 0:
+            raise ValueError("every_samples must be >= 1 and every_seconds > 0")
+
+
+class Outcome(str, Enum):
+    """What became of one sent update."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # accepted earlier (a resend): delivered all the same
+    STALE = "stale"
+    REJECTED = "rejected"
+    ERROR = "error"  # not delivered: the samples stay, the same update is sent again
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the aggregator has (or refused for good) the update: its samples are spent."""
+        return self is not Outcome.ERROR
+
+
+class Transport(Protocol):
+    """How a participant reaches the strategy: HTTP in the services, in-memory in `flead simulate`."""
+
+    def send(self, update: Update) -> Outcome: ...
+    def fetch(self, have: int | None) -> ModelVersion | None: ...
+
+
+class Sent(NamedTuple):
+    """One update of a tick and its outcome."""
+
+    update: Update
+    outcome: Outcome
+    nbytes: int
+
+
+class Participant:
+    """Every device of one bank as one participant; per device state lives in the bank.
+
+    Per device the bank holds (and checkpoints with the device): the base version, the samples
+    learned since the last delivered update, the rows seen and the optimiser state. The cadence
+    clock (`last`) is not durable: after a restart every device's clock starts again.
+
+    Per tick the due devices go out as ONE partial aggregate per base version (sample-weighted
+    mean of their shared weights + the sample total) when the strategy's granularity is
+    PARTIAL, else as one update per device. Update ids hash what the update is made of (sender,
+    devices, base version, rows seen, samples): the same data gives the same id, so a resend
+    after a crash is refused as a duplicate. A failed send keeps the samples.
+    """
+
+    def __init__(
+        self, name: str, bank: DeviceBank, transport: Transport, cadence: Cadence | None = None
+    ) -> None:
+        self.name, self.bank, self.transport = name, bank, transport
+        self.cadence = cadence or Cadence()
+        self.granularity = Granularity.PARTIAL
+        self.last: dict[str, float] = {}
+
+    @property
+    def version(self) -> int:
+        """The global version adopted (the bank's: the one copy on the trainer side)."""
+        return self.bank.version
+
+    def learned(self, devices: Iterable[str], now: float) -> None:
+        """Devices that learned in the last batch (a device seen first starts its clock now)."""
+        for d in devices:
+            self.last.setdefault(d, now)
+
+    def forget(self, device: str) -> None:
+        """Drop a device's cadence clock (it left the bank)."""
+        self.last.pop(device, None)
+
+    def due(self, now: float) -> list[str]:
+        """Devices with enough new samples, or with any after every_seconds; sorted."""
+        devices = sorted(d for d in self.last if d in self.bank.state.slot)
+        if not devices:
+            return []
+        samples, _, _ = self.bank.pending(devices)
+        c = self.cadence
+        return [
+            d
+            for d, n in zip(devices, samples.tolist(), strict=True)
+            if n >= c.every_samples or (n > 0 and now - self.last[d] >= c.every_seconds)
+        ]
+
+    def updates(self, devices: Sequence[str]) -> list[tuple[Update, list[str], np.ndarray]]:
+        """The updates that carry these devices' samples: (update, its devices, their samples)."""
+        if not devices:
+            return []
+        samples, bases, seen = self.bank.pending(devices)
+        keep = samples > 0
+        devs = [d for d, k in zip(devices, keep.tolist(), strict=True) if k]
+        samples, bases, seen = samples[keep], bases[keep], seen[keep]
+        losses = self.bank.losses(devs)
+        out = []
+        if self.granularity is Granularity.PER_DEVICE:
+            for i, d in enumerate(devs):
+                part = np.array([samples[i]])
+                u = self._update([d], part, int(bases[i]), seen[i : i + 1], losses[i : i + 1], d)
+                out.append((u, [d], part))
+            return out
+        for base in sorted(set(bases.tolist())):
+            sel = bases == base
+            group = [d for d, s in zip(devs, sel.tolist(), strict=True) if s]
+            out.append(
+                (self._update(group, samples[sel], base, seen[sel], losses[sel], self.name),
+                 group, samples[sel])
+            )  # fmt: skip
+        return out
+
+    def _update(
+        self, devices: list[str], samples: np.ndarray, base: int, seen: np.ndarray,
+        losses: np.ndarray, sender: str,
+    ) -> Update:  # fmt: skip
+        total = int(samples.sum())
+        mean = [
+            a.astype(np.float32)
+            for a in self.bank.weighted_shared(devices, samples.astype(np.float64) / total)
+        ]
+        digest = hashlib.sha256(f"{self.name}|{base}".encode())
+        for d, n, s in zip(devices, samples.tolist(), seen.tolist(), strict=True):
+            digest.update(f"|{d}:{s}:{n}".encode())
+        finite = np.isfinite(losses)
+        loss = (
+            float((losses[finite] * samples[finite]).sum() / samples[finite].sum())
+            if finite.any()
+            else None
+        )
+        return Update(
+            f"{self.name}:{base}:{digest.hexdigest()[:32]}", sender, total, base, mean,
+            loss if loss is None or math.isfinite(loss) else None, devices=len(devices),
+        )  # fmt: skip
+
+    def tick(self, now: float) -> list[Sent]:
+        """Send the due devices' updates; stops at the first undelivered one (samples kept)."""
+        sent: list[Sent] = []
+        for update, devices, samples in self.updates(self.due(now)):
+            outcome = self.transport.send(update)
+            sent.append(Sent(update, outcome, len(update.to_blob()) if outcome.delivered else 0))
+            if not outcome.delivered:
+                break
+            self.bank.mark_sent(devices, samples)
+            for d in devices:
+                self.last[d] = now
+        return sent
+
+    def sync(self) -> ModelVersion | None:
+        """Adopt the strategy's current version if the bank has not got it; returns it if adopted.
+
+        Before the first adoption (a fresh start or a restart) any version is adopted, even one
+        whose number equals the checkpointed devices' base version: the bank then knows the
+        global weights, and devices already at that version keep theirs.
+        Raises SpecMismatch when the version is of another model.
+        """
+        model = self.transport.fetch(self.version if self.bank.adopted else None)
+        if model is None or (self.bank.adopted and model.version <= self.version):
+            return None
+        self.bank.adopt(model)
+        self.granularity = model.granularity
+        return model
