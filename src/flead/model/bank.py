@@ -105,14 +105,15 @@ class DeviceBank:
         return a["samples"][slots], a["base_version"][slots], a["seen"][slots]
 
     def weighted_shared(self, devices: Sequence[str], weights: np.ndarray) -> list[np.ndarray]:
-        """sum_k weights[k] * shared weights of devices[k], per array (float64 accumulation)."""
+        """sum_k weights[k] * shared weights of devices[k], per array: one gemv per array."""
         st = self.state
         rows = np.array([st.wslot(st.slot[d]) for d in devices], dtype=np.int64)
-        w = np.asarray(weights, np.float64)
-        return [
-            np.tensordot(w, st.weights[i][rows].astype(np.float64), axes=1)
-            for i in range(st.n_shared)
-        ]
+        w = np.asarray(weights, np.float32)
+        out = []
+        for i in range(st.n_shared):
+            layer = st.weights[i]
+            out.append((w @ layer[rows].reshape(len(rows), -1)).reshape(layer.shape[1:]))
+        return out
 
     def losses(self, devices: Sequence[str]) -> np.ndarray:
         """Recent (EMA) training loss per device [K]."""
