@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build (first time only) every test bed component into the cache folder.
 #   testbed/build.sh              build everything that is missing
-#   testbed/build.sh k8s kafka    build only these (k8s etcd kwok ferretdb helm kafka crds)
+#   testbed/build.sh k8s kafka    build only these (k8s etcd kwok ferretdb helm kafka crds node coredns)
 #   testbed/build.sh --check      exit 0 when everything is built, 1 (listing what is not) otherwise
+# TESTBED_NODE=0 leaves out the real node's components (node coredns).
 # A component whose folder holds a .done stamp is not rebuilt; folders are keyed
 # by the versions in testbed/versions.env.
 set -euo pipefail
@@ -50,32 +51,33 @@ go_ldflags_k8s() {
 # k8s.io/kubernetes replaces its staging modules with local paths, which `go
 # install` refuses. A wrapper module pins each staging module to the matching
 # v0.Y.Z release instead (the staging list is read from the release's go.mod).
-build_k8s() {
-  local dir="$K8S_DIR" log="$BUILD_LOGS/k8s.log"
-  local staging="0.${K8S_VERSION#*.}"
+# k8s_wrapper COMPONENT DIR CMD...: build k8s.io/kubernetes/cmd/CMD into DIR/bin.
+k8s_wrapper() {
+  local component="$1" dir="$2"
+  shift 2
+  local log="$BUILD_LOGS/$component.log" staging="0.${K8S_VERSION#*.}"
   mkdir -p "$dir/bin"
   : >"$log"
   local gomod
-  fetch_logged k8s "$log" go mod download "k8s.io/kubernetes@v$K8S_VERSION"
+  fetch_logged "$component" "$log" go mod download "k8s.io/kubernetes@v$K8S_VERSION"
   gomod="$(go_mod_field "k8s.io/kubernetes@v$K8S_VERSION" GoMod)"
   {
-    printf 'module local/flead-testbed-k8s\n\ngo 1.26.0\n\nreplace (\n'
+    printf 'module local/flead-testbed-%s\n\ngo 1.26.0\n\nreplace (\n' "$component"
     grep -E '=> \./staging/' "$gomod" | awk -v s="$staging" '{print "\t" $1 " => " $1 " v" s}'
     printf ')\n'
   } >"$dir/go.mod"
   (
     cd "$dir"
-    fetch_logged k8s "$log" go get -tool \
-      "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-scheduler@v$K8S_VERSION" \
-      "k8s.io/kubernetes/cmd/kubectl@v$K8S_VERSION"
-    local cmd
-    for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-      run_logged k8s "$log" go build -p "$GO_P" -ldflags "$(go_ldflags_k8s)" -o "bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+    local cmd tools=()
+    for cmd in "$@"; do tools+=("k8s.io/kubernetes/cmd/$cmd@v$K8S_VERSION"); done
+    fetch_logged "$component" "$log" go get -tool "${tools[@]}"
+    for cmd in "$@"; do
+      run_logged "$component" "$log" go build -p "$GO_P" -ldflags "$(go_ldflags_k8s)" -o "bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
 }
+
+build_k8s() { k8s_wrapper k8s "$K8S_DIR" kube-apiserver kube-controller-manager kube-scheduler kubectl; }
 
 # go_mod_field MODULE@VERSION FIELD: a field of `go mod download -json` (module already fetched).
 go_mod_field() {
@@ -127,9 +129,69 @@ build_ferretdb() {
   )
 }
 
+# A released helm carries the Kubernetes version of the client-go it was built
+# with (its Makefile sets these variables); without them `helm template` assumes
+# v1.20 and refuses charts with a newer kubeVersion.
 build_helm() {
-  go_wrapper helm "$HELM_DIR" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" helm \
-    "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+  local mod="helm.sh/helm/v3@v$HELM_VERSION"
+  fetch_logged helm "$BUILD_LOGS/helm-module.log" go mod download "$mod"
+  local client_go minor flags="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" pkg
+  client_go="$(awk '$1 == "k8s.io/client-go" {print $2}' "$(go_mod_field "$mod" GoMod)")"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] ||
+    fail helm "awk k8s.io/client-go $mod/go.mod" "" "cannot read helm's client-go version (got '$client_go')"
+  minor="${BASH_REMATCH[1]}"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  go_wrapper helm "$HELM_DIR" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" helm "$flags"
+  echo "v1.$minor.0" >"$HELM_DIR/kube-version"
+}
+
+# pack_scratch_image BINARY NAME TAR: BINARY alone (as /NAME-of-the-binary) in an
+# image FROM scratch, written as a docker archive that `ctr images import` reads.
+pack_scratch_image() {
+  local binary="$1" name="$2" tar="$3" img
+  img="$(mktemp -d)"
+  mkdir -p "$img/rootfs"
+  cp "$binary" "$img/rootfs/"
+  tar -C "$img/rootfs" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$img/layer.tar" "$(basename "$binary")"
+  local diff_id config_id
+  diff_id="$(sha256sum "$img/layer.tar" | cut -d' ' -f1)"
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/%s"],"User":"65535:65535"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$(basename "$binary")" "$diff_id" >"$img/config.json"
+  config_id="$(sha256sum "$img/config.json" | cut -d' ' -f1)"
+  mv "$img/config.json" "$img/$config_id.json"
+  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$config_id" "$name" >"$img/manifest.json"
+  tar -C "$img" -cf "$tar" manifest.json "$config_id.json" layer.tar
+  rm -rf "$img"
+}
+
+# The real node: kubelet and kube-proxy exactly like the control plane; the
+# sandbox ("pause") image and the smoke tests' network probe image, each a static
+# program of testbed/node/ alone in an image FROM scratch (no registry needed).
+build_node() {
+  k8s_wrapper node "$NODE_DIR" kubelet kube-proxy
+  local log="$BUILD_LOGS/node.log" prog
+  for prog in pause probe; do
+    (cd "$TESTBED_DIR/node/$prog" && run_logged node "$log" go build -ldflags "-s -w" -o "$NODE_DIR/bin/$prog" .)
+  done
+  pack_scratch_image "$NODE_DIR/bin/pause" "$PAUSE_IMAGE" "$NODE_DIR/pause-image.tar"
+  pack_scratch_image "$NODE_DIR/bin/probe" "$PROBE_IMAGE" "$NODE_DIR/probe-image.tar"
+}
+
+# Cluster DNS for the real node's pods: CoreDNS from testbed/node/coredns/main.go
+# (only the plugins the bed uses) in a wrapper module requiring that release.
+build_coredns() {
+  local dir="$COREDNS_DIR" log="$BUILD_LOGS/coredns.log"
+  mkdir -p "$dir/bin"
+  : >"$log"
+  printf 'module local/flead-testbed-coredns\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns v%s\n' "$COREDNS_VERSION" >"$dir/go.mod"
+  cp "$TESTBED_DIR/node/coredns/main.go" "$dir/main.go"
+  (
+    cd "$dir"
+    fetch_logged coredns "$log" go mod tidy
+    run_logged coredns "$log" go build -p "$GO_P" -ldflags "-s -w" -o bin/coredns .
+  )
 }
 
 build_kafka() {
@@ -168,7 +230,7 @@ build_crds() {
 link_bins() {
   mkdir -p "$CACHE_BIN"
   local d b
-  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$FERRETDB_DIR" "$HELM_DIR"; do
+  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$FERRETDB_DIR" "$HELM_DIR" "$NODE_DIR" "$COREDNS_DIR"; do
     [[ -f "$d/.done" ]] || continue
     for b in "$d"/bin/*; do ln -sfn "$b" "$CACHE_BIN/$(basename "$b")"; done
   done
@@ -185,23 +247,50 @@ verify_k8s() {
 verify_etcd() { "$ETCD_DIR/bin/etcd" --version | grep -q "etcd Version: $ETCD_VERSION"; }
 verify_kwok() { "$KWOK_DIR/bin/kwok" --version; }
 verify_ferretdb() { "$FERRETDB_DIR/bin/ferretdb" --version; }
-verify_helm() { "$HELM_DIR/bin/helm" version --short | grep -q "v$HELM_VERSION"; }
-verify_kafka() { compgen -G "$KAFKA_DIR/libs/kafka_$KAFKA_SCALA_VERSION-$KAFKA_VERSION.jar"; }
+verify_helm() {
+  "$HELM_DIR/bin/helm" version --short | grep -q "v$HELM_VERSION" || return 1
+  # .Capabilities.KubeVersion must be the compiled-in version, not helm's v1.20 fallback.
+  local chart out
+  chart="$(mktemp -d)"
+  mkdir -p "$chart/templates"
+  printf 'apiVersion: v2\nname: kube-version\nversion: 0.1.0\n' >"$chart/Chart.yaml"
+  printf 'kube: {{ .Capabilities.KubeVersion.Version }}\n' >"$chart/templates/cm.yaml"
+  out="$("$HELM_DIR/bin/helm" template "$chart")"
+  rm -rf "$chart"
+  echo "$out"
+  grep -qx "kube: $(cat "$HELM_DIR/kube-version")" <<<"$out"
+}
+verify_node() {
+  "$NODE_DIR/bin/kubelet" --version | grep -qx "Kubernetes v$K8S_VERSION" &&
+    "$NODE_DIR/bin/kube-proxy" --version | grep -qx "Kubernetes v$K8S_VERSION" &&
+    tar -tf "$NODE_DIR/pause-image.tar" manifest.json && tar -tf "$NODE_DIR/probe-image.tar" manifest.json
+}
+verify_coredns() { "$COREDNS_DIR/bin/coredns" -version | grep -q "CoreDNS-$COREDNS_VERSION"; }
 verify_crds() { (($(find "$CRDS_DIR" -name '*.yaml' | wc -l) == 3)); }
 
 dir_of() {
   case "$1" in
     k8s) echo "$K8S_DIR" ;; etcd) echo "$ETCD_DIR" ;; kwok) echo "$KWOK_DIR" ;;
     ferretdb) echo "$FERRETDB_DIR" ;; helm) echo "$HELM_DIR" ;; kafka) echo "$KAFKA_DIR" ;;
-    crds) echo "$CRDS_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
+    crds) echo "$CRDS_DIR" ;; node) echo "$NODE_DIR" ;; coredns) echo "$COREDNS_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
   esac
 }
 
+# One build of a component at a time per cache (a lock file per component, so
+# building the real node does not hold up a start that needs nothing new).
 build_one() {
   local c="$1" dir
   dir="$(dir_of "$c")"
+  if [[ ! -f "$dir/.done" ]]; then
+    exec 8>"$CACHE/.build-$c.lock"
+    if ! flock -n 8; then
+      log "another build of $c is running in $CACHE; waiting for it (up to 90 min)"
+      flock -w 5400 8 || fail "$c" "flock $CACHE/.build-$c.lock" "" "timed out waiting for another build of $c"
+    fi
+  fi
   if [[ -f "$dir/.done" ]]; then
     CACHED+=("$c ($(cat "$dir/.done"))")
+    exec 8>&-
     return 0
   fi
   local t0
@@ -213,10 +302,12 @@ build_one() {
   local took
   took="$(elapsed "$t0")"
   printf '%s\n' "$took" >"$dir/.done"
+  exec 8>&-
   ok "built $c in $took"
 }
 
 ALL_COMPONENTS=(kafka ferretdb helm kwok etcd crds k8s)
+if node_enabled; then ALL_COMPONENTS+=(node coredns); fi
 
 check() {
   local c missing=()
@@ -233,12 +324,6 @@ main() {
   fi
   mkdir -p "$BUILD_LOGS" "$GOMODCACHE" "$GOCACHE"
   cd "$CACHE" # never inside some other Go module
-  # One build at a time per cache (fd 8; up.sh holds fd 9 for its own lock).
-  exec 8>"$CACHE/.build.lock"
-  if ! flock -n 8; then
-    log "another build is running in $CACHE; waiting for it (up to 90 min)"
-    flock -w 5400 8 || fail build "flock $CACHE/.build.lock" "" "timed out waiting for another build"
-  fi
   command -v go >/dev/null || fail build "command -v go" "" "Go (>= 1.26) is needed to build the test bed"
   local components=("$@")
   ((${#components[@]})) || components=("${ALL_COMPONENTS[@]}")

@@ -3,7 +3,9 @@
 # and remove its temporary data (.testbed/). The build cache is kept.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
+. "$TESTBED_DIR/lib/node.sh"
 
 ACTIVE_FILE="$CACHE/active-state-dir"
 

@@ -5,6 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
+. "$TESTBED_DIR/lib/node.sh"
 
 rss_mib() {
   local pid
@@ -41,6 +42,18 @@ row prometheus "http://127.0.0.1:$PROMETHEUS_PORT" healthy_prometheus
 nodes="$(ready_node_count)"
 if ((nodes >= FAKE_NODES)); then h="${_G}healthy${_N}"; else h="${_R}DOWN${_N}"; BAD=1; fi
 printf '  %-24s %-8s %-28s %-10s %s\n' "fake nodes (kwok)" - "$nodes Ready of $FAKE_NODES" - "$h"
+if [[ -n "$BED_NODE_IP" ]]; then
+  row containerd "unix://…/node/containerd/containerd.sock" healthy_containerd
+  row kubelet "$NODE_NAME https://$BED_NODE_IP:$KUBELET_PORT" healthy_kubelet
+  row kube-proxy "iptables; healthz :$KUBE_PROXY_HEALTHZ_PORT" healthy_kube_proxy
+  row coredns "dns://$BED_NODE_IP:53" healthy_coredns
+  row node-proxy-ferretdb "$BED_NODE_IP:$MONGO_PORT -> :$MONGO_PORT" healthy_node_proxies
+  row node-proxy-prometheus "$BED_NODE_IP:$PROMETHEUS_PORT -> :$PROMETHEUS_PORT" healthy_node_proxies
+  printf '  %-24s %s\n' "real node pods" "$POD_CIDR on $POD_BRIDGE; egress guard $IPT_FORWARD"
+elif node_enabled; then
+  echo "  real node: not started by this bed (started with TESTBED_NODE=0, or by older scripts): DOWN"
+  BAD=1
+fi
 for tool in kubectl helm; do
   printf '  %-24s %s\n' "$tool" "$(command -v "$tool" || echo missing)"
 done

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Build (first time only) and start the FLEAD test bed on 127.0.0.1:
 #   Kafka (KRaft), FerretDB (MongoDB wire), etcd + kube-apiserver +
-#   kube-controller-manager + kube-scheduler + KWOK fake nodes, Prometheus.
+#   kube-controller-manager + kube-scheduler + KWOK fake nodes, Prometheus,
+#   and a real node (containerd + kubelet + kube-proxy + CoreDNS) on the
+#   machine's own address; TESTBED_NODE=0 leaves the real node out.
 # Writes .testbed/env; `. .testbed/env` gives a shell the whole bed.
 # Idempotent: when the bed is already up and healthy it says so and exits 0.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
+. "$TESTBED_DIR/lib/node.sh"
 
 # Which checkout's bed currently holds the ports (there is one set of ports per machine).
 ACTIVE_FILE="$CACHE/active-state-dir"
 START_OK=0
 
 all_healthy() {
-  healthy_kafka && healthy_ferretdb && healthy_prometheus && healthy_kubernetes
+  healthy_kafka && healthy_ferretdb && healthy_prometheus && healthy_kubernetes &&
+    { ! node_enabled || healthy_node; }
 }
 
 need_cmd() {
@@ -25,28 +29,7 @@ need_cmd() {
 # service is never used (policy-rc.d keeps apt from starting it on port 9090).
 ensure_prometheus() {
   command -v prometheus >/dev/null && command -v promtool >/dev/null && return 0
-  local sudo="" log="$CACHE/logs/apt-prometheus.log"
-  if ((EUID != 0)); then
-    command -v sudo >/dev/null || fail prometheus "apt-get install prometheus" "" "not root and no sudo: install the Debian 'prometheus' package"
-    sudo="sudo"
-  fi
-  mkdir -p "$CACHE/logs"
-  log "installing Debian package prometheus (apt-get)"
-  local t0 policy_added=0
-  t0=$(now)
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod 755 /usr/sbin/policy-rc.d
-    policy_added=1
-  fi
-  local rc=0
-  {
-    $sudo apt-get update -q &&
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends prometheus
-  } >"$log" 2>&1 || rc=$?
-  ((policy_added)) && $sudo rm -f /usr/sbin/policy-rc.d
-  ((rc == 0)) || fail prometheus "apt-get update && apt-get install -y prometheus" "$log" "cannot install prometheus"
-  ok "installed prometheus in $(elapsed "$t0")"
+  apt_install prometheus prometheus
 }
 
 preflight() {
@@ -57,11 +40,16 @@ preflight() {
   need_cmd flock preflight "apt-get install util-linux"
   need_cmd java kafka "apt-get install openjdk-17-jre-headless"
   ensure_prometheus
+  if node_enabled; then
+    ((EUID == 0)) || fail node "id -u" "" "the real node (containerd, kubelet, iptables) needs root; TESTBED_NODE=0 leaves it out"
+    ensure_node_packages
+  fi
 }
 
 # fingerprint: what this checkout's bed is made of (versions, start-up code, stages).
 fingerprint() {
-  cat "$TESTBED_DIR/versions.env" "$TESTBED_DIR"/lib/*.sh "$TESTBED_DIR"/kwok/*.yaml | sha256sum | cut -d' ' -f1
+  { cat "$TESTBED_DIR/versions.env" "$TESTBED_DIR"/lib/*.sh "$TESTBED_DIR"/kwok/*.yaml; echo "node=${TESTBED_NODE:-1}"; } |
+    sha256sum | cut -d' ' -f1
 }
 
 bed_healthy_at() { TESTBED_STATE="$1" "$TESTBED_DIR/status.sh" >/dev/null 2>&1; }
@@ -102,6 +90,12 @@ check_ports() {
     port="${entry%%:*}" owner="${entry#*:}"
     port_free "$port" || busy+=("127.0.0.1:$port ($owner)")
   done
+  if [[ -n "$BED_NODE_IP" ]]; then
+    for entry in "${NODE_PORTS[@]}"; do
+      port="${entry%%:*}" owner="${entry#*:}"
+      ! tcp_open_at "$BED_NODE_IP" "$port" || busy+=("$BED_NODE_IP:$port ($owner)")
+    done
+  fi
   ((${#busy[@]} == 0)) && return 0
   {
     printf '%s[testbed] FAILED: ports%s\n' "$_R" "$_N"
@@ -144,6 +138,17 @@ wait_launched() {
   }
 }
 
+# The control plane, then (when enabled) the real node, which needs the apiserver.
+start_kubernetes_and_node() {
+  start_kubernetes
+  node_enabled || return 0
+  local t0
+  t0=$(now)
+  start_node
+  elapsed "$t0" >"$STATE/timings/node"
+  ok "real node $NODE_NAME Ready in $(cat "$STATE/timings/node") (node IP $BED_NODE_IP)"
+}
+
 write_env() {
   cat >"$STATE/env" <<EOF
 # Written by testbed/up.sh: \`. .testbed/env\` gives a shell the whole test bed.
@@ -158,6 +163,20 @@ export ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
 export PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
 export PROMETHEUS_TARGETS_DIR="$PROM_TARGETS"
 export MONITORING_CRDS_DIR="$CRDS_DIR"
+EOF
+  node_enabled || return 0
+  cat >>"$STATE/env" <<EOF
+# The real node: its pods reach the bed at the node IP only.
+export TESTBED_NODE_NAME="$NODE_NAME"
+export TESTBED_NODE_IP="$BED_NODE_IP"
+export TESTBED_NODE_LABEL="$NODE_LABEL"
+export TESTBED_NODE_TAINT="$NODE_TAINT"
+export TESTBED_NODE_KAFKA_BOOTSTRAP_SERVERS="$BED_NODE_IP:$KAFKA_NODE_PORT"
+export TESTBED_NODE_MONGODB_URI="mongodb://$BED_NODE_IP:$MONGO_PORT/"
+export TESTBED_NODE_PROMETHEUS_URL="http://$BED_NODE_IP:$PROMETHEUS_PORT"
+export TESTBED_PROBE_IMAGE="$PROBE_IMAGE"
+export CONTAINERD_ADDRESS="$CONTAINERD_SOCK"
+export CONTAINERD_NAMESPACE=k8s.io
 EOF
 }
 
@@ -195,17 +214,19 @@ main() {
   "$TESTBED_DIR/build.sh"
   if borrow_other_bed; then exit 0; fi
   take_over_ports
-  check_ports
 
   clean_state "$STATE"
   mkdir -p "$LOGS" "$PIDS" "$STATE/timings" "$PROM_TARGETS"
+  BED_NODE_IP=""
+  if node_enabled; then record_node_ip; fi
+  check_ports
   fingerprint >"$STATE/fingerprint"
   echo "$STATE" >"$ACTIVE_FILE"
   trap cleanup_on_failure EXIT
 
   make_pki
-  log "starting kafka, ferretdb, prometheus and kubernetes (logs: $LOGS)"
-  launch kubernetes start_kubernetes
+  log "starting kafka, ferretdb, prometheus, kubernetes$(node_enabled && echo ' and the real node' || true) (logs: $LOGS)"
+  launch kubernetes start_kubernetes_and_node
   launch kafka start_kafka
   launch ferretdb start_ferretdb
   launch prometheus start_prometheus

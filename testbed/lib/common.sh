@@ -29,9 +29,16 @@ K8S_DIR="$CACHE/k8s-v$K8S_VERSION"
 ETCD_DIR="$CACHE/etcd-v$ETCD_VERSION"
 KWOK_DIR="$CACHE/kwok-v$KWOK_VERSION"
 FERRETDB_DIR="$CACHE/ferretdb-v$FERRETDB_VERSION"
-HELM_DIR="$CACHE/helm-v$HELM_VERSION"
+HELM_DIR="$CACHE/helm-v$HELM_VERSION-kube-version" # built with the Kubernetes version a release carries
 KAFKA_DIR="$CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION-log4j-$LOG4J_VERSION-slf4j-$SLF4J_VERSION"
 CRDS_DIR="$CACHE/prometheus-operator-crds-v$PROMETHEUS_OPERATOR_VERSION"
+NODE_DIR="$CACHE/node-k8s-v$K8S_VERSION" # kubelet, kube-proxy, the sandbox image
+COREDNS_DIR="$CACHE/coredns-v$COREDNS_VERSION"
+PAUSE_IMAGE="localhost/flead-testbed/pause:1"
+PROBE_IMAGE="localhost/flead-testbed/probe:1" # the node smoke tests' network probe
+
+# The real node (kubelet + containerd) is part of the bed unless TESTBED_NODE=0.
+node_enabled() { [[ "${TESTBED_NODE:-1}" != 0 ]]; }
 
 export PATH="$CACHE_BIN:$PATH"
 # Go from the official tarball is often not on a non-interactive PATH.
@@ -85,3 +92,30 @@ http_ok() { curl -fsS -o /dev/null --max-time 3 "$@"; }
 
 # port_free PORT: true when nothing listens on 127.0.0.1:PORT.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# apt_install COMPONENT PACKAGE...: install Debian packages (root or sudo) without
+# letting apt start their services (policy-rc.d), named in the failure message.
+apt_install() {
+  local component="$1" sudo="" log="$CACHE/logs/apt-$1.log"
+  shift
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || fail "$component" "apt-get install $*" "" "not root and no sudo: install the Debian packages $*"
+    sudo="sudo"
+  fi
+  mkdir -p "$CACHE/logs"
+  log "installing Debian packages for $component: $* (apt-get)"
+  local t0 policy_added=0 rc=0
+  t0=$(now)
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  {
+    $sudo apt-get update -q -o DPkg::Lock::Timeout=300 &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "$@"
+  } >"$log" 2>&1 || rc=$?
+  ((policy_added)) && $sudo rm -f /usr/sbin/policy-rc.d
+  ((rc == 0)) || fail "$component" "apt-get update && apt-get install -y $*" "$log" "cannot install $*"
+  ok "installed $* in $(elapsed "$t0")"
+}

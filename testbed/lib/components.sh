@@ -5,6 +5,7 @@
 
 KAFKA_PORT=19092
 KAFKA_CONTROLLER_PORT=19093
+KAFKA_NODE_PORT=19094 # the listener for the real node's pods (node IP)
 MONGO_PORT=27017
 FERRETDB_DEBUG_PORT=18088
 ETCD_PORT=2379
@@ -23,6 +24,9 @@ ALL_PORTS=(
   "$CONTROLLER_MANAGER_PORT:kube-controller-manager" "$SCHEDULER_PORT:kube-scheduler"
   "$KWOK_PORT:kwok" "$PROMETHEUS_PORT:prometheus"
 )
+# The real node's IP: $STATE/node-ip, written by up.sh when the node is enabled (else empty).
+BED_NODE_IP="$(cat "$STATE/node-ip" 2>/dev/null || true)"
+tcp_open_at() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 PKI="$STATE/pki"
 KUBECONFIG_ADMIN="$STATE/kubeconfig"
@@ -70,15 +74,21 @@ kafka_java() {
 start_kafka() {
   local dir="$STATE/kafka"
   mkdir -p "$dir/data"
+  # With the real node, a second listener on the node IP (advertised as such) serves its pods.
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT" advertised="PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+  if [[ -n "$BED_NODE_IP" ]]; then
+    listeners+=",NODE://$BED_NODE_IP:$KAFKA_NODE_PORT"
+    advertised+=",NODE://$BED_NODE_IP:$KAFKA_NODE_PORT"
+  fi
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,NODE:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
 num.network.threads=2
@@ -117,7 +127,8 @@ EOF
 }
 
 healthy_kafka() {
-  pid_alive kafka && tcp_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOGS/kafka.log"
+  pid_alive kafka && tcp_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOGS/kafka.log" &&
+    { [[ -z "$BED_NODE_IP" ]] || tcp_open_at "$BED_NODE_IP" "$KAFKA_NODE_PORT"; }
 }
 
 # ---------------------------------------------------------------- FerretDB
@@ -234,7 +245,8 @@ make_pki() {
       gen_ca front-proxy-ca flead-testbed-front-proxy-ca &&
       gen_cert front-proxy-client "/CN=front-proxy-client" "" front-proxy-ca &&
       gen_cert apiserver "/CN=kube-apiserver" \
-        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1" &&
+        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1${BED_NODE_IP:+,IP:$BED_NODE_IP}" &&
+      gen_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" &&
       gen_cert admin "/O=system:masters/CN=flead-admin" &&
       gen_cert controller-manager "/CN=system:kube-controller-manager" &&
       gen_cert scheduler "/CN=system:kube-scheduler" &&
@@ -262,10 +274,19 @@ start_etcd() {
 healthy_etcd() { pid_alive etcd && curl -fsS --max-time 3 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 
 start_apiserver() {
+  # With the real node its pods reach the API through the kubernetes Service: the
+  # apiserver listens on every address (testbed/lib/node.sh lets only this machine
+  # and the pods in) and advertises the node IP as that Service's endpoint.
+  local where=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+  if [[ -n "$BED_NODE_IP" ]]; then
+    where=(--bind-address=0.0.0.0 "--advertise-address=$BED_NODE_IP"
+      "--kubelet-client-certificate=$PKI/apiserver-kubelet-client.crt" "--kubelet-client-key=$PKI/apiserver-kubelet-client.key"
+      "--kubelet-certificate-authority=$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP)
+  fi
   daemon kube-apiserver kube-apiserver \
     "--etcd-servers=http://127.0.0.1:$ETCD_PORT" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 "--secure-port=$APISERVER_PORT" \
-    --endpoint-reconciler-type=none \
+    "${where[@]}" "--secure-port=$APISERVER_PORT" \
+    --enable-admission-plugins=PodNodeSelector,PodTolerationRestriction \
     "--tls-cert-file=$PKI/apiserver.crt" "--tls-private-key-file=$PKI/apiserver.key" \
     "--client-ca-file=$PKI/ca.crt" \
     "--requestheader-client-ca-file=$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \

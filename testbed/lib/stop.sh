@@ -28,6 +28,8 @@ stop_pid() {
 stop_bed() {
   local state="$1" name pid jobs=()
   [[ -d "$state/pids" ]] || return 0
+  # The real node first (its pods and network), while the apiserver still runs.
+  if declare -F stop_node >/dev/null; then stop_node "$state"; fi
   # Control plane top-down (so nothing logs errors about a vanished etcd), the
   # other layers in parallel.
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd prometheus ferretdb kafka; do
@@ -59,8 +61,13 @@ any_alive() {
 # clean_state STATE_DIR: remove the bed's own files; other tools may keep
 # theirs in the same folder (e.g. scripts/stack.sh uses .testbed/stack).
 clean_state() {
-  local state="$1" entry
-  for entry in env fingerprint borrowed kubeconfig etcd ferretdb kafka logs pids pki prometheus timings; do
+  local state="$1" entry m
+  # Never follow a mount left by the real node (container rootfs, pod volumes) into other files.
+  for m in $(awk -v s="$state/node/" 'index($2, s) == 1 {print $2}' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  [[ ! -d "$state/node" ]] || rm -rf --one-file-system "${state:?}/node"
+  for entry in env fingerprint borrowed kubeconfig etcd ferretdb kafka logs pids pki prometheus timings node node-ip; do
     rm -rf "${state:?}/$entry"
   done
   rmdir "$state" 2>/dev/null || true

@@ -25,7 +25,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "testbed"
 STATE = Path(os.environ.get("TESTBED_STATE", REPO / ".testbed"))
-BED_MARKERS = ("integration", "cluster")
+BED_MARKERS = ("integration", "cluster", "cluster-e2e")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -198,3 +198,50 @@ def register_prometheus_target(read_testbed_env: dict[str, str]) -> Iterator[Cal
     yield register
     for p in paths:
         p.unlink(missing_ok=True)
+
+
+def real_node_placement(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Pod spec fields that put a pod onto the bed's real node: its nodeSelector and the
+    toleration of its NoSchedule taint (``TESTBED_NODE_LABEL`` / ``TESTBED_NODE_TAINT``)."""
+    env = env or dict(os.environ)
+    label_key, label_value = env["TESTBED_NODE_LABEL"].split("=", 1)
+    taint_key, rest = env["TESTBED_NODE_TAINT"].split("=", 1)
+    taint_value, effect = rest.split(":", 1)
+    return {
+        "nodeSelector": {label_key: label_value},
+        "tolerations": [
+            {"key": taint_key, "operator": "Equal", "value": taint_value, "effect": effect}
+        ],
+    }
+
+
+def real_node_pod(namespace: str, name: str, args: list[str], timeout: float = 90.0) -> str:
+    """Run the bed's probe image (``TESTBED_PROBE_IMAGE``) with ``args`` in a pod on the
+    real node until it exits; return its log (read through the apiserver and kubelet).
+    The pod is deleted afterwards."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            **real_node_placement(),
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [
+                {"name": "probe", "image": os.environ["TESTBED_PROBE_IMAGE"], "args": args}
+            ],
+        },
+    }
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+    try:
+        wait_until(
+            f"pod {namespace}/{name} to finish",
+            lambda: kubectl(
+                "get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}"
+            ).stdout
+            in ("Succeeded", "Failed"),
+            timeout=timeout,
+        )
+        return kubectl("logs", name, "-n", namespace).stdout
+    finally:
+        kubectl("delete", "pod", name, "-n", namespace, "--wait=false", check=False)

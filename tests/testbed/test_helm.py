@@ -87,3 +87,21 @@ def test_helm_install_creates_objects(k8s_namespace: str, helm_env: dict[str, st
     )
     gone = kubectl("get", "configmap", "smoke-tinychart", "-n", k8s_namespace, check=False)
     assert gone.returncode != 0
+
+
+def test_helm_carries_a_release_kubernetes_version(
+    tmp_path: Path, helm_env: dict[str, str]
+) -> None:
+    """Proves the bed's helm is built like a release: offline rendering assumes the
+    Kubernetes version of the client-go it was built with (not helm's v1.20 fallback), so
+    `helm template charts/flead` works without --kube-version (regression: issue 11)."""
+    chart = tmp_path / "kube-version"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: kube-version\nversion: 0.1.0\n")
+    (chart / "templates" / "v.yaml").write_text("kube: {{ .Capabilities.KubeVersion.Version }}\n")
+    out = run([_helm(), "template", str(chart)], env=helm_env).stdout
+    major, minor = out.split("kube: v", 1)[1].split(".")[:2]
+    assert (int(major), int(minor)) >= (1, 34), out
+    flead = Path(__file__).resolve().parents[2] / "charts" / "flead"
+    rendered = run([_helm(), "template", "flead", str(flead)], env=helm_env).stdout
+    assert "kind: Deployment" in rendered

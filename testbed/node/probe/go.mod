@@ -1,0 +1,3 @@
+module local/flead-testbed-probe
+
+go 1.26.0
