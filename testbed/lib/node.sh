@@ -87,6 +87,29 @@ iptables_guard_up() {
   for chain in "$IPT_FORWARD" "$IPT_INPUT"; do iptables -S "$chain" >/dev/null; done
 }
 
+iptables_guard_first() {
+  local parent chain
+  for parent in FORWARD:"$IPT_FORWARD" INPUT:"$IPT_INPUT"; do
+    chain="${parent#*:}"
+    iptables -D "${parent%%:*}" -j "$chain" && iptables -I "${parent%%:*}" 1 -j "$chain" || return 1
+  done
+}
+
+# The kubelet's own chains (kube-proxy --cleanup leaves them): its canaries and the
+# "block incoming localnet connections" firewall.
+kubelet_chains_down() {
+  command -v iptables >/dev/null || return 0
+  local table chain parent
+  for parent in INPUT OUTPUT; do
+    while iptables -D "$parent" -j KUBE-FIREWALL 2>/dev/null; do :; done
+  done
+  for table in filter nat mangle; do
+    for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+      iptables -t "$table" -F "$chain" 2>/dev/null && iptables -t "$table" -X "$chain" 2>/dev/null || true
+    done
+  done
+}
+
 iptables_guard_down() {
   command -v iptables >/dev/null || return 0
   local parent chain
@@ -350,6 +373,8 @@ start_node() {
   local p2=$!
   start_kubelet "$ip"
   wait "$dns" && wait "$proxy" && wait "$p1" && wait "$p2" || exit 1
+  # kube-proxy inserted its jumps above ours: the guards go first again.
+  iptables_guard_first >"$log" 2>&1 || fail node "iptables -I FORWARD/INPUT 1 (testbed/lib/node.sh)" "$log" "cannot put the pod network guard first"
 }
 
 healthy_node() {
@@ -360,7 +385,13 @@ healthy_node() {
 # namespaces and mounts, the other node processes, the iptables rules, the bridge.
 stop_node() {
   local state="$1" name pid
-  if pid="$(owned_pid "$state/pids/kubelet.pid" "$state")"; then stop_pid kubelet "$pid"; fi
+  if pid="$(owned_pid "$state/pids/kubelet.pid" "$state")"; then
+    stop_pid kubelet "$pid"
+    # A Node object outlives its kubelet and stays "Ready" for a while: remove it (its pods
+    # are then garbage-collected); the next kubelet registers afresh.
+    TESTBED_STATE="$state" kubectl --kubeconfig "$state/kubeconfig" --request-timeout=5s \
+      delete node "$NODE_NAME" --wait=false >/dev/null 2>&1 || true
+  fi
   local sock="$state/node/containerd/containerd.sock"
   if owned_pid "$state/pids/containerd.pid" "$state" >/dev/null && [[ -S "$sock" ]]; then
     local id netns=()
@@ -386,9 +417,14 @@ for ns in json.load(sys.stdin).get("Spec", {}).get("linux", {}).get("namespaces"
       rm -f "$ns"
     done
   fi
+  local jobs=()
   for name in kube-proxy coredns node-proxy-ferretdb node-proxy-prometheus containerd; do
-    if pid="$(owned_pid "$state/pids/$name.pid" "$state")"; then stop_pid "$name" "$pid"; fi
+    if pid="$(owned_pid "$state/pids/$name.pid" "$state")"; then
+      stop_pid "$name" "$pid" &
+      jobs+=($!)
+    fi
   done
+  ((${#jobs[@]} == 0)) || wait "${jobs[@]}"
   # containerd's shims outlive it; each names its socket (under STATE) on its command line.
   local f
   for f in /proc/[0-9]*/cmdline; do
@@ -406,6 +442,7 @@ for ns in json.load(sys.stdin).get("Spec", {}).get("linux", {}).get("namespaces"
     "$NODE_DIR/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
   fi
   iptables_guard_down
+  kubelet_chains_down
   if ip link show "$POD_BRIDGE" >/dev/null 2>&1; then ip link delete "$POD_BRIDGE" 2>/dev/null || true; fi
   rm -f "$state"/pids/{kubelet,kube-proxy,coredns,containerd,node-proxy-ferretdb,node-proxy-prometheus}.pid
 }
