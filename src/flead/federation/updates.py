@@ -1,21 +1,10 @@
-"""Per-update transforms: global L2 norm, norm clipping of a step, staleness weights."""
+"""Per-update transforms: the L2 norm and norm clipping of a step, staleness weights."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-__all__ = ["clip_step", "global_norm", "norm_of", "staleness_weight"]
-
-
-def global_norm(arrays: Sequence[np.ndarray]) -> float:
-    """L2 norm over all arrays together, computed in float64 (no overflow for float32 input)."""
-    total = 0.0
-    for a in arrays:
-        flat = np.asarray(a, dtype=np.float64).reshape(-1)
-        total += float(flat @ flat)
-    return float(np.sqrt(total))
+__all__ = ["clip_step", "norm_of", "staleness_weight"]
 
 
 def norm_of(step: np.ndarray) -> float:

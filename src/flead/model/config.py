@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,4 +88,3 @@ class LocalUpdate:
     samples: int
     base_version: int
     loss: float = float("nan")
-    extra: dict[str, float] = field(default_factory=dict)

@@ -12,6 +12,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from flead.data.records import CHANNELS
+from flead.federation import Granularity, ModelVersion
+from flead.model import ModelSpec
 from flead.wire import decode_arrays, encode_arrays
 from tests.integration.services.conftest import TOKEN, Bed, start_aggregator
 
@@ -108,6 +111,17 @@ def test_duplicate_update_is_stored_once(server: tuple[Bed, str]) -> None:
         assert client[b.db]["updates"].count_documents({"_id": "dup-1"}) == 1
     metrics = httpx.get(f"{url}/metrics").text
     assert 'flead_updates_total{outcome="duplicate"}' in metrics
+
+
+def test_the_served_model_is_a_model_version_of_the_settings_spec(server: tuple[Bed, str]) -> None:
+    """GET /api/global-model is a ModelVersion blob: the default spec (features, seed 0), the
+    spec's seeded initial tensors as version 0, and FedAvg's partial granularity."""
+    _, url = server
+    served = ModelVersion.from_blob(httpx.get(f"{url}/api/global-model").content)
+    assert served.spec == ModelSpec.of(CHANNELS, seed=0)
+    assert served.granularity is Granularity.PARTIAL
+    for a, b in zip(served.tensors, served.spec.initial_tensors(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.fixture
