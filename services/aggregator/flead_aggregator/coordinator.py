@@ -116,7 +116,7 @@ class Coordinator:
         """Validate, store, then fold in one update; raises UpdateRejected with the reason."""
         update = replace(update, received_at=self._clock())
         with self._lock:  # in memory only: validation against the current version
-            if update.update_id in self.strategy.pending_ids:
+            if self.strategy.holds(update.update_id):
                 return self._duplicate(update)
             try:
                 self.strategy.check(update)

@@ -48,7 +48,8 @@ class Federator:
 
     def learned(self, counts: Iterable[tuple[str, int]]) -> None:
         """Rows each device learned from in the last batch."""
-        self.participant.learned((d for d, n in counts if n > 0), time.monotonic())
+        if any(n > 0 for _, n in counts):
+            self.participant.learned(time.monotonic())
 
     def tick(self) -> None:
         """Send the due updates (backing off while the aggregator is unreachable), then poll."""

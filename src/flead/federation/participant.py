@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -65,13 +65,16 @@ class Participant:
 
     Per device the bank holds (and checkpoints with the device): the base version, the samples
     learned since the last delivered update, the rows seen and the optimiser state. The cadence
-    clock (`last`) is not durable: after a restart every device's clock starts again.
+    clock (`last`, when the trainer last delivered) is not durable: it restarts with the process.
 
-    Per tick the due devices go out as ONE partial aggregate per base version (sample-weighted
-    mean of their shared weights + the sample total) when the strategy's granularity is
-    PARTIAL, else as one update per device. Update ids hash what the update is made of (sender,
-    devices, base version, rows seen, samples): the same data gives the same id, so a resend
-    after a crash is refused as a duplicate. A failed send keeps the samples.
+    The trainer is due when a device learned `every_samples` since its last update, or when
+    `every_seconds` passed since the last delivery and any device learned. Then every device
+    that learned goes out: as ONE partial aggregate per base version (sample-weighted mean of
+    their shared weights + the sample total) when the strategy's granularity is PARTIAL, else
+    as one update per device. So the aggregator sees about one update per trainer per
+    every_seconds, however many devices the trainer serves. Update ids hash what the update is
+    made of (sender, devices, base version, rows seen, samples): the same data gives the same
+    id, so a resend after a crash is refused as a duplicate. A failed send keeps the samples.
     """
 
     def __init__(
@@ -80,34 +83,31 @@ class Participant:
         self.name, self.bank, self.transport = name, bank, transport
         self.cadence = cadence or Cadence()
         self.granularity = Granularity.PARTIAL
-        self.last: dict[str, float] = {}
+        self.last: float | None = None
 
     @property
     def version(self) -> int:
         """The global version adopted (the bank's: the one copy on the trainer side)."""
         return self.bank.version
 
-    def learned(self, devices: Iterable[str], now: float) -> None:
-        """Devices that learned in the last batch (a device seen first starts its clock now)."""
-        for d in devices:
-            self.last.setdefault(d, now)
-
-    def forget(self, device: str) -> None:
-        """Drop a device's cadence clock (it left the bank)."""
-        self.last.pop(device, None)
+    def learned(self, now: float) -> None:
+        """Something was learned at `now` (the first time starts the cadence clock)."""
+        if self.last is None:
+            self.last = now
 
     def due(self, now: float) -> list[str]:
-        """Devices with enough new samples, or with any after every_seconds; sorted."""
-        devices = sorted(d for d in self.last if d in self.bank.state.slot)
-        if not devices:
+        """The devices to send now (every device that learned, sorted), or [] if not due yet."""
+        devices = sorted(self.bank.devices())
+        if not devices or self.last is None:
             return []
         samples, _, _ = self.bank.pending(devices)
         c = self.cadence
-        return [
-            d
-            for d, n in zip(devices, samples.tolist(), strict=True)
-            if n >= c.every_samples or (n > 0 and now - self.last[d] >= c.every_seconds)
-        ]
+        if not (
+            samples.max() >= c.every_samples
+            or (samples.max() > 0 and now - self.last >= c.every_seconds)
+        ):
+            return []
+        return [d for d, n in zip(devices, samples.tolist(), strict=True) if n > 0]
 
     def updates(self, devices: Sequence[str]) -> list[tuple[Update, list[str], np.ndarray]]:
         """The updates that carry these devices' samples: (update, its devices, their samples)."""
@@ -166,8 +166,7 @@ class Participant:
             if not outcome.delivered:
                 break
             self.bank.mark_sent(devices, samples)
-            for d in devices:
-                self.last[d] = now
+            self.last = now
         return sent
 
     def sync(self) -> ModelVersion | None:

@@ -151,10 +151,9 @@ class Strategy(ABC):
         """Updates accepted into the round so far."""
         return len(self._ids)
 
-    @property
-    def pending_ids(self) -> list[str]:
-        """Their ids, in arrival order."""
-        return list(self._ids)
+    def holds(self, update_id: str) -> bool:
+        """Whether the round already holds this update id."""
+        return update_id in self._seen
 
     def check(self, u: Update) -> None:
         """Raise UpdateRejected unless `accept` would take `u` now (nothing changes)."""

@@ -54,9 +54,9 @@ class Federation:
         self.participant = Participant(TRAINER, bank, self.transport, cadence)
         self.participant.sync()
 
-    def learned(self, devices: list[str], now: float) -> None:
-        """Devices that learned in the last micro-batch."""
-        self.participant.learned(devices, now)
+    def learned(self, now: float) -> None:
+        """The last micro-batch (ending at stream time `now`) was learned from."""
+        self.participant.learned(now)
 
     def round(self, index: int, sim_time: float) -> RoundLog:
         """One trainer tick at stream time `sim_time`: send, aggregate, adopt."""

@@ -89,7 +89,7 @@ def run_mode(
         )  # fmt: skip
         clock = float(data.time[hi - 1])
         if fed is not None:
-            fed.learned(np.unique(data.device[lo:hi].astype(str)).tolist(), clock)
+            fed.learned(clock)
         if hi in round_at:
             index = len(out.rounds) + 1
             log = fed.round(index, clock) if fed is not None else observe_round(bank, index, clock)

@@ -57,7 +57,7 @@ def test_a_round_runs_the_services_participant_and_strategy() -> None:
     bank = make_bank("federated", ("temperature", "humidity", "light", "voltage"), ModelConfig(), 0)
     fed = Federation(bank)
     _feed(bank)
-    fed.learned(bank.devices(), 0.0)
+    fed.learned(0.0)
     ups = [bank.local_update(d) for d in bank.devices()]
     total = sum(u.samples for u in ups)
     expected = [sum(u.samples * u.weights[i].astype(np.float64) for u in ups) / total

@@ -55,19 +55,22 @@ def local(config: StrategyConfig | None = None) -> tuple[DeviceBank, LocalTransp
     transport = LocalTransport(strategy, lambda: 0.0)
     p = Participant("g0", bank, transport, Cadence(every_samples=50, every_seconds=30.0))
     p.bank.adopt(strategy.current)
-    p.learned(bank.devices(), 0.0)
+    p.learned(0.0)
     return bank, transport, p
 
 
 def test_cadence_by_samples_or_time() -> None:
-    """A device is due at every_samples, or after every_seconds with any sample."""
+    """The trainer is due when a device has every_samples, or every_seconds after its clock
+    started with any sample; then every device that learned goes."""
     bank = fed_bank()
     p = Participant("g0", bank, Down(), Cadence(every_samples=10_000, every_seconds=5.0))
-    p.learned(bank.devices(), 0.0)
+    p.learned(0.0)
     assert p.due(4.0) == []
     assert p.due(5.0) == ["1", "2", "3"]
     p.cadence = Cadence(every_samples=1, every_seconds=1e9)
     assert p.due(0.0) == ["1", "2", "3"]
+    bank.mark_sent(["1", "2"], [10_000, 10_000])
+    assert p.due(0.0) == ["3"]
 
 
 def test_one_partial_aggregate_per_round_is_the_devices_fedavg() -> None:
@@ -103,7 +106,7 @@ def test_a_resend_after_a_crash_is_refused_as_duplicate() -> None:
         again.import_state(d, fed_bank().export_state(d))
     restarted = Participant("g0", again, transport, p.cadence)
     restarted.sync()
-    restarted.learned(again.devices(), 0.0)
+    restarted.learned(0.0)
     assert restarted.tick(100.0)[0].outcome is Outcome.DUPLICATE
 
 
@@ -113,7 +116,7 @@ def test_a_failed_send_keeps_the_samples_and_is_resent_with_the_same_id() -> Non
     before = {d: bank.local_update(d).samples for d in bank.devices()}
     down = Down()
     p = Participant("g0", bank, down, Cadence(every_samples=1))
-    p.learned(bank.devices(), 0.0)
+    p.learned(0.0)
     assert [s.outcome for s in p.tick(1.0)] == [Outcome.ERROR]
     assert {d: bank.local_update(d).samples for d in bank.devices()} == before
     p.tick(2.0)
