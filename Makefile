@@ -55,8 +55,18 @@ bench: venv ## benchmarks, each printed beside a baseline from the same run
 dashboards: venv ## regenerate charts/flead/dashboards/*.json from deploy/dashboards
 	$(PY) -m deploy.dashboards
 
+images: ## build the four images flead-<component>:dev (IMAGE_TAG overrides; docker, else podman), then smoke-test them
+	./scripts/images.sh build
+	./scripts/images.sh smoke
+
+images-load: ## import the built images into containerd (CONTAINERD_ADDRESS, namespace k8s.io)
+	./scripts/images.sh load
+
+images-smoke: ## start each built image without a passwd entry, read-only, as a kubelet would
+	./scripts/images.sh smoke
+
 manifests: venv ## regenerate values.schema.json and manifests/ from the chart (needs helm: . .testbed/env)
 	$(PY) -m deploy.values_schema
 	$(PY) -m deploy.manifests
 
-.PHONY: dashboards manifests help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench
+.PHONY: images images-load images-smoke dashboards manifests help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench

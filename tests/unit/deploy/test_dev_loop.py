@@ -91,17 +91,25 @@ def test_schema_catches_a_misspelt_key(skaffold_schema: dict[str, Any]) -> None:
 
 
 def test_four_artifacts_built_from_the_repository_root() -> None:
-    """operator, trainer, aggregator and producer images, each from its Dockerfile."""
+    """operator, trainer, aggregator and producer images, each from its Dockerfile on its base."""
     artifacts = {a["image"]: a for a in SKAFFOLD["build"]["artifacts"]}
     assert set(artifacts) == {
         "flead-operator",
         "flead-trainer",
         "flead-aggregator",
         "flead-producer",
+        "flead-base-services",
+        "flead-base-operator",
     }
     for artifact in artifacts.values():
         assert artifact["context"] == "."
         assert (ROOT / artifact["docker"]["dockerfile"]).is_file()
+    for name in ("flead-operator", "flead-trainer", "flead-aggregator", "flead-producer"):
+        extras = "operator" if name == "flead-operator" else "services"
+        assert artifacts[name]["requires"] == [
+            {"image": f"flead-base-{extras}", "alias": "BASE_IMAGE"}
+        ]
+        assert artifacts[f"flead-base-{extras}"]["docker"]["buildArgs"] == {"EXTRAS": extras}
 
 
 def test_value_templates_set_real_chart_values() -> None:
@@ -109,7 +117,11 @@ def test_value_templates_set_real_chart_values() -> None:
     (release,) = SKAFFOLD["deploy"]["helm"]["releases"]
     assert (ROOT / release["chartPath"]).resolve() == STACK_CHART
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    images = {a["image"].replace("-", "_") for a in SKAFFOLD["build"]["artifacts"]}
+    images = {
+        a["image"].replace("-", "_")
+        for a in SKAFFOLD["build"]["artifacts"]
+        if not a["image"].startswith("flead-base-")
+    }
     used = set()
     for key, template in release["setValueTemplates"].items():
         prefix, *path = key.split(".")
