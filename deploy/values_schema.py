@@ -46,6 +46,15 @@ def i(desc: str, **kw: Any) -> Node:
     return {"type": "integer", "description": desc, **kw}
 
 
+def pull_policy(desc: str, *also: str) -> Node:
+    """An imagePullPolicy node; `also` adds accepted values (e.g. "" = inherit)."""
+    return {
+        "type": "string",
+        "enum": [*also, "Always", "IfNotPresent", "Never"],
+        "description": desc,
+    }
+
+
 PORT = {"minimum": 1, "maximum": 65535}
 DURATION = {"pattern": r"^([0-9]+(ms|s|m|h))+$"}
 
@@ -54,13 +63,22 @@ DEFINITIONS: Node = {
         {
             "repository": s("image repository", minLength=1),
             "tag": s("image tag or sha256: digest; empty = the chart's appVersion"),
-            "pullPolicy": {
-                "type": "string",
-                "enum": ["Always", "IfNotPresent", "Never"],
-                "description": "image pull policy",
-            },
+            "pullPolicy": pull_policy("image pull policy"),
         },
         "container image",
+        required=["repository", "tag", "pullPolicy"],
+    ),
+    "fleadImage": obj(
+        {
+            "registry": s("registry (and path) prefixed to the repository; empty = image.registry"),
+            "repository": s("image repository, without the registry", minLength=1),
+            "tag": s("image tag or sha256: digest; empty = image.tag"),
+            "pullPolicy": pull_policy(
+                "image pull policy; empty = image.pullPolicy",
+                "",
+            ),
+        },
+        "one FLEAD image; empty fields take the top-level image.* defaults",
         required=["repository", "tag", "pullPolicy"],
     ),
     "quantity": {
@@ -156,6 +174,19 @@ def schema() -> Node:
             },
             "nameOverride": s("override the chart name in object names", maxLength=63),
             "fullnameOverride": s("override the full object name prefix", maxLength=63),
+            "image": obj(
+                {
+                    "registry": s(
+                        "registry (and path) of the four FLEAD images, e.g. registry.example.com/flead;"
+                        " empty = bare names (flead-operator, ...)",
+                        pattern=r"^([^/\s:]+(:[0-9]+)?(/[^/\s]+)*/?)?$",
+                    ),
+                    "tag": s("tag (or sha256: digest) of the FLEAD images; empty = appVersion"),
+                    "pullPolicy": pull_policy("pull policy of the FLEAD images"),
+                },
+                "defaults of the four FLEAD images (operator, trainer, aggregator, producer)",
+                required=["registry", "tag", "pullPolicy"],
+            ),
             "imagePullSecrets": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1},
@@ -210,7 +241,7 @@ def schema() -> Node:
             ),
             "operator": obj(
                 {
-                    "image": {"$ref": "#/definitions/image"},
+                    "image": {"$ref": "#/definitions/fleadImage"},
                     "serviceAccount": obj(
                         {
                             "create": b("create the operator's ServiceAccount"),
@@ -246,7 +277,7 @@ def schema() -> Node:
             ),
             "trainer": obj(
                 {
-                    "image": {"$ref": "#/definitions/image"},
+                    "image": {"$ref": "#/definitions/fleadImage"},
                     "metricsPort": i("trainer FLEAD_METRICS_PORT", **PORT),
                     "resources": obj(
                         {
@@ -307,7 +338,7 @@ def schema() -> Node:
             ),
             "aggregator": obj(
                 {
-                    "image": {"$ref": "#/definitions/image"},
+                    "image": {"$ref": "#/definitions/fleadImage"},
                     "replicaCount": i("aggregator replicas", minimum=0),
                     "port": i("container port", **PORT),
                     "service": obj(
@@ -344,7 +375,7 @@ def schema() -> Node:
             "producer": obj(
                 {
                     "enabled": b("deploy the producer"),
-                    "image": {"$ref": "#/definitions/image"},
+                    "image": {"$ref": "#/definitions/fleadImage"},
                     "metricsPort": i("producer FLEAD_METRICS_PORT", **PORT),
                     "env": {"$ref": "#/definitions/envMap"},
                     "resources": {"$ref": "#/definitions/resources"},

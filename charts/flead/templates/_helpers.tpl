@@ -38,14 +38,26 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-operator" (include "flead.fullname" .) }}
 {{- end }}
 
-{{/* Image reference of a component; pass (dict "ctx" $ "image" .Values.operator.image). */}}
+{{/* Image reference of a FLEAD component: [<registry>/]<repository>(:<tag>|@sha256:...), each empty
+     field taken from the top-level image.* defaults; pass (dict "ctx" $ "image" .Values.operator.image). */}}
 {{- define "flead.image" -}}
-{{- $tag := .image.tag | default .ctx.Chart.AppVersion -}}
-{{- if hasPrefix "sha256:" $tag -}}
-{{- printf "%s@%s" .image.repository $tag -}}
-{{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
+{{- $defaults := .ctx.Values.image -}}
+{{- $registry := .image.registry | default $defaults.registry | trimSuffix "/" -}}
+{{- $repository := .image.repository -}}
+{{- if $registry -}}
+{{- $repository = printf "%s/%s" $registry $repository -}}
 {{- end -}}
+{{- $tag := .image.tag | default $defaults.tag | default .ctx.Chart.AppVersion | toString -}}
+{{- if hasPrefix "sha256:" $tag -}}
+{{- printf "%s@%s" $repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+{{- end }}
+
+{{/* Pull policy of a FLEAD component: its own, else image.pullPolicy; same argument as flead.image. */}}
+{{- define "flead.imagePullPolicy" -}}
+{{- .image.pullPolicy | default .ctx.Values.image.pullPolicy -}}
 {{- end }}
 
 {{/* Pod-level securityContext shared by FLEAD's own pods. */}}

@@ -105,10 +105,84 @@ def test_operator_is_single_replica_recreate(default_docs: list[dict]) -> None:
     container = spec["containers"][0]
     assert container["args"] == ["--all-namespaces"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["FLEAD_OPERATOR_TRAINER_IMAGE"] == "ghcr.io/flead/flead-trainer:0.1.0"
+    assert env["FLEAD_OPERATOR_TRAINER_IMAGE"] == "flead-trainer:0.1.0"
     assert env["FLEAD_OPERATOR_TRAINER_CONFIGMAP"] == "t-flead-trainer"
     assert env["FLEAD_OPERATOR_TRAINER_SECRET"] == "t-flead-credentials"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_operator_gets_its_kopf_identity_from_the_downward_api(default_docs: list[dict]) -> None:
+    """POD_ID = the pod's name: without it kopf calls getpass.getuser(), which raises KeyError for
+    UID 10001 (no passwd entry under containerd or Docker) and crash-loops the operator."""
+    (operator,) = [
+        d for d in by_kind(default_docs, "Deployment") if "operator" in d["metadata"]["name"]
+    ]
+    env = {e["name"]: e for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["POD_ID"] == {
+        "name": "POD_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    }
+
+
+def flead_images(docs: list[dict]) -> dict[str, tuple[str, str]]:
+    """(image, pull policy) of each FLEAD container, and of the trainers the operator creates."""
+    out = {}
+    for name, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            if "flead-" in container["image"].rsplit("/", 1)[-1]:
+                out[name] = (container["image"], container["imagePullPolicy"])
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if "FLEAD_OPERATOR_TRAINER_IMAGE" in env:
+                out["trainer"] = (
+                    env["FLEAD_OPERATOR_TRAINER_IMAGE"],
+                    env["FLEAD_OPERATOR_TRAINER_IMAGE_PULL_POLICY"],
+                )
+    return out
+
+
+def test_images_default_to_the_names_make_images_builds(full_docs: list[dict]) -> None:
+    """No registry by default (none publishes FLEAD): flead-<component>:<appVersion>."""
+    images = flead_images(full_docs)
+    assert {image.split(":")[0] for image, _ in images.values()} == {
+        "flead-operator",
+        "flead-trainer",
+        "flead-aggregator",
+        "flead-producer",
+    }
+    assert {image.split(":")[1] for image, _ in images.values()} == {"0.1.0"}
+    assert {policy for _, policy in images.values()} == {"IfNotPresent"}
+
+
+def test_image_registry_tag_and_pull_policy_apply_to_every_flead_image() -> None:
+    """image.* sets all four at once (local images: tag dev, Never); a component's own value wins."""
+    docs = helm_template(
+        set_values=[
+            "producer.enabled=true",
+            "image.registry=registry.example.com:5000/flead/",
+            "image.tag=dev",
+            "image.pullPolicy=Never",
+            "trainer.image.tag=sha256:" + "a" * 64,
+            "aggregator.image.registry=other.example.com",
+            "aggregator.image.pullPolicy=Always",
+        ]
+    )
+    images = flead_images(docs)
+    assert images["trainer"] == (
+        "registry.example.com:5000/flead/flead-trainer@sha256:" + "a" * 64,
+        "Never",
+    )
+    assert images["Deployment/t-flead-operator"] == (
+        "registry.example.com:5000/flead/flead-operator:dev",
+        "Never",
+    )
+    assert images["Deployment/t-flead-producer"][0].endswith("/flead/flead-producer:dev")
+    assert images["Deployment/t-flead-aggregator"] == (
+        "other.example.com/flead-aggregator:dev",
+        "Always",
+    )
+    assert images["Pod/t-flead-test-readyz"] == images["Deployment/t-flead-aggregator"]
+    kafka = next(d for d in by_kind(docs, "StatefulSet") if "kafka" in d["metadata"]["name"])
+    assert kafka["spec"]["template"]["spec"]["containers"][0]["image"].startswith("apache/kafka:")
 
 
 def test_watch_namespaces_replace_all_namespaces() -> None:
