@@ -7,6 +7,7 @@
 #                                             root, UID 10001 without a passwd entry)
 #   scripts/images.sh push [COMPONENT...]     push $IMAGE_REGISTRY/flead-<component>:$IMAGE_TAG
 #   scripts/images.sh base                    only make sure the Python base image exists
+#   eval "$(scripts/images.sh env)"           this shell's podman then uses the same settings
 #
 # Engine: `docker build` when a Docker engine answers, otherwise podman (installed from Debian
 # when missing). Base: the official Python image when it is present or can be pulled, otherwise
@@ -248,6 +249,7 @@ build_debian_base() {
 
 # Sets PYTHON_IMAGE (and PULL, the pull policy of the base build) from IMAGE_BASE.
 choose_base() {
+  local why
   case $BASE_MODE in
     registry)
       PYTHON_IMAGE=$OFFICIAL_PYTHON
@@ -267,7 +269,8 @@ choose_base() {
           PYTHON_IMAGE=$OFFICIAL_PYTHON PULL=never
           return
         fi
-        log "base: cannot pull $OFFICIAL_PYTHON ($(tail -n 1 "$CACHE/logs/pull.log" | cut -c1-120)); building it from Debian packages"
+        why=$(tail -n 1 "$CACHE/logs/pull.log")
+        log "base: cannot pull $OFFICIAL_PYTHON (…${why: -100}); building it from Debian packages"
       fi
       ;;
     *) fail "IMAGE_BASE=$BASE_MODE (use auto, registry or debian)" ;;
@@ -419,11 +422,19 @@ cmd_smoke() {
   done
 }
 
+cmd_env() {
+  pick_engine >/dev/null 2>&1
+  if [[ $ENGINE == podman ]]; then
+    printf 'export CONTAINERS_CONF=%q CONTAINERS_REGISTRIES_CONF=%q\n' \
+      "$CONTAINERS_CONF" "$CONTAINERS_REGISTRIES_CONF"
+  fi
+}
+
 main() {
   mkdir -p "$CACHE/logs"
   local cmd=${1:-build}
   case $cmd in
-    build | load | push | smoke | base)
+    build | load | push | smoke | base | env)
       shift || true
       "cmd_$cmd" "$@"
       ;;
