@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from flead.federation import Cadence, Outcome, Participant, SpecMismatch
+from flead.federation import Cadence, Outcome, Participant, SpecMismatch, Transport
 from flead.logging import get_logger
 from flead.model import DeviceBank
 from flead_trainer import metrics as m
-from flead_trainer.client import AggregatorClient
 from flead_trainer.settings import TrainerSettings
 
 __all__ = ["Federator"]
@@ -22,7 +21,8 @@ class Federator:
     """Ticks the participant (due updates out, backing off while the aggregator is unreachable)
     and polls the aggregator's version every few seconds (ETag)."""
 
-    def __init__(self, s: TrainerSettings, bank: DeviceBank, client: AggregatorClient) -> None:
+    def __init__(self, s: TrainerSettings, bank: DeviceBank, client: Transport) -> None:
+        """`client` is the HTTP `AggregatorClient` in the service (any Transport in tests)."""
         self.s, self.bank = s, bank
         cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
         self.participant = Participant(s.partition_group, bank, client, cadence)
@@ -34,17 +34,26 @@ class Federator:
         """The adopted global version (the bank's)."""
         return self.bank.version
 
-    def join(self, retry_seconds: float = 2.0) -> None:
-        """Adopt the aggregator's current version before anything is learned; waits for it.
+    def join(self, attempts: int = 3, retry_seconds: float = 1.0) -> bool:
+        """Adopt the aggregator's current version before anything is learned; True if adopted.
 
         A restarted trainer adopts it even when its number equals the checkpoint's. A model of
-        another spec stops the process with one line naming both specs.
+        another spec stops the process with one line naming both specs. An aggregator that does
+        not answer within `attempts` does not stop detection: the trainer learns meanwhile and
+        adopts at its first answer (devices then move to that version).
         """
-        while not self.bank.adopted:
-            if self._sync() is None:
-                log.warning("waiting for the aggregator's global model", url=self.s.aggregator_url)
+        for attempt in range(attempts):
+            if self._sync() is not None:
+                break
+            if attempt + 1 < attempts:
                 time.sleep(retry_seconds)
+        if not self.bank.adopted:
+            log.warning(
+                "aggregator unreachable: learning without a global version until it answers",
+                url=self.s.aggregator_url,
+            )
         self.next_model_poll = time.monotonic() + self.s.trainer_model_poll_seconds
+        return self.bank.adopted
 
     def learned(self, counts: Iterable[tuple[str, int]]) -> None:
         """Rows each device learned from in the last batch."""

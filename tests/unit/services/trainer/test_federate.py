@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 def _federator(bank: DeviceBank, served: ModelVersion) -> Federator:
     s = load_settings(trainer_features=",".join(FEATURES))
     transport = LocalTransport(make_strategy(StrategyConfig(), served), lambda: 0.0)
-    return Federator(s, bank, transport)  # type: ignore[arg-type]
+    return Federator(s, bank, transport)
 
 
 def test_restart_with_an_unchanged_global_version_adopts_it_before_learning() -> None:
@@ -49,6 +49,26 @@ def test_restart_with_an_unchanged_global_version_adopts_it_before_learning() ->
     assert joined.base_version == 3
     for x, y in zip(joined.weights, v3.tensors, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_an_unreachable_aggregator_does_not_stop_the_trainer() -> None:
+    """join() gives up after its attempts (detection goes on) and a later poll adopts."""
+
+    class Late(LocalTransport):
+        calls = 0
+
+        def fetch(self, have: int | None) -> ModelVersion | None:
+            self.calls += 1
+            return None if self.calls <= 2 else super().fetch(have)
+
+    bank = DeviceBank(FEATURES)
+    v0 = ModelVersion.initial(bank.spec)
+    late = Late(make_strategy(StrategyConfig(), v0), lambda: 0.0)
+    fed = Federator(load_settings(trainer_features=",".join(FEATURES)), bank, late)
+    assert fed.join(attempts=2, retry_seconds=0.0) is False
+    assert not bank.adopted
+    fed.sync_global(force=True)
+    assert bank.adopted
 
 
 def test_a_trainer_of_another_spec_refuses_to_start_in_one_line() -> None:
