@@ -26,12 +26,16 @@ lint: venv ## ruff and mypy
 test-unit: venv ## pure unit tests, no server needed
 	.venv/bin/pytest -m unit
 
-test: venv ## everything: lint, start the test bed, all tests, stop the bed
+test: venv ## everything: lint, start the test bed (real node included), all tests (cluster-e2e included), stop the bed
 	$(MAKE) lint
 	./testbed/up.sh
 	status=0; .venv/bin/pytest || status=$$?; ./testbed/down.sh; exit $$status
 
-testbed: ## build (first time) and start Kafka, FerretDB, Kubernetes+KWOK, Prometheus
+test-e2e: venv ## the chart end to end on the bed's real node: builds and loads the images; leaves the bed up
+	./testbed/up.sh
+	.venv/bin/pytest -m cluster-e2e
+
+testbed: ## build (first time) and start Kafka, FerretDB, Kubernetes+KWOK + a real node, Prometheus
 	./testbed/up.sh
 
 testbed-down: ## stop the test bed and remove its data
@@ -69,4 +73,4 @@ manifests: venv ## regenerate values.schema.json and manifests/ from the chart (
 	$(PY) -m deploy.values_schema
 	$(PY) -m deploy.manifests
 
-.PHONY: images images-load images-smoke dashboards manifests help venv demo lint test-unit test testbed testbed-down testbed-status up down operator bench
+.PHONY: images images-load images-smoke dashboards manifests help venv demo lint test-unit test test-e2e testbed testbed-down testbed-status up down operator bench

@@ -1,0 +1,393 @@
+"""The chart end to end on the bed's real node: FLEAD's own images, real processes.
+
+One release per module (the fixture below): the four images are built (scripts/images.sh,
+cached) and imported into the node's containerd, ``helm install charts/flead`` runs with
+those images and the bed's Kafka and MongoDB-wire server as external services (at the node
+IP), and the 54 sample devices are applied. The namespace carries default scheduling
+annotations (PodNodeSelector / PodTolerationRestriction, enabled in the bed's apiserver) so
+every pod of the release, the operator's trainers included, lands on the real node and none
+on a KWOK node. Topics and the database are unique to the run. The tests then read what the
+running processes did, in order; the last one uninstalls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.testbed import REPO, kubectl, real_node_placement, run, unique, wait_until
+
+pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(1800)]
+
+CHART = REPO / "charts" / "flead"
+SAMPLES = REPO / "manifests" / "samples" / "intel-lab-motes.yaml"
+COMPONENTS = ("operator", "trainer", "aggregator", "producer")
+RELEASE = "e2e"
+TRAINER_SELECTOR = "app.kubernetes.io/component=trainer,app.kubernetes.io/part-of=flead"
+# The tag scripts/images.sh builds and loads (its own IMAGE_TAG variable, default dev).
+IMAGE_TAG = os.environ.get("IMAGE_TAG", "dev")
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the fixture installed."""
+
+    namespace: str
+    helm_env: dict[str, str]
+    topics: dict[str, str]
+    database: str
+    bootstrap: str
+
+
+def _helm(release: Release, *args: str, timeout: float = 600) -> str:
+    helm = shutil.which("helm")
+    assert helm, "helm is not on PATH (testbed/up.sh puts the cached build first)"
+    return run([helm, *args], env=release.helm_env, timeout=timeout).stdout
+
+
+def _json(*args: str) -> Any:
+    return json.loads(kubectl(*args, "-o", "json").stdout)
+
+
+def _values(namespace: str, env: dict[str, str], topics: dict[str, str], database: str) -> dict:
+    """The release's values: local images never pulled, the bed's services at the node IP."""
+    topic_env = {
+        "FLEAD_LABELS_TOPIC": topics["labels"],
+        "FLEAD_ANOMALIES_TOPIC": topics["anomalies"],
+        "FLEAD_DEAD_LETTER_TOPIC": topics["dead_letter"],
+    }
+    return {
+        "image": {"tag": IMAGE_TAG, "pullPolicy": "Never"},
+        "config": {"readingsTopic": topics["readings"], "mongodbDatabase": database},
+        "operator": {"watchNamespaces": [namespace]},
+        "trainer": {"extraEnv": topic_env},
+        "producer": {
+            "enabled": True,
+            "env": {
+                "FLEAD_PRODUCER_SOURCE": "synthetic",
+                "FLEAD_PRODUCER_LOOP": "true",
+                **topic_env,
+            },
+        },
+        "kafka": {"enabled": False},
+        "externalKafka": {"bootstrapServers": env["TESTBED_NODE_KAFKA_BOOTSTRAP_SERVERS"]},
+        "mongodb": {"enabled": False},
+        "externalMongodb": {"uri": f"{env['TESTBED_NODE_MONGODB_URI']}{database}"},
+    }
+
+
+@pytest.fixture(scope="module")
+def release(
+    read_testbed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Release]:
+    """Images built and loaded, the chart installed on the real node, the samples applied."""
+    env = read_testbed_env
+    if "TESTBED_NODE_NAME" not in env:
+        pytest.fail(
+            "the test bed runs without its real node (TESTBED_NODE=0?): cluster-e2e needs it"
+        )
+    images = str(REPO / "scripts" / "images.sh")
+    run([images, "build", *COMPONENTS], timeout=2700)
+    run([images, "load", *COMPONENTS], timeout=900)
+
+    run_id = unique("e2e")
+    namespace = run_id
+    placement = real_node_placement(env)
+    selector = ",".join(f"{k}={v}" for k, v in placement["nodeSelector"].items())
+    kubectl("create", "namespace", namespace)
+    kubectl(
+        "annotate",
+        "namespace",
+        namespace,
+        f"scheduler.alpha.kubernetes.io/node-selector={selector}",
+        f"scheduler.alpha.kubernetes.io/defaultTolerations={json.dumps(placement['tolerations'])}",
+    )
+    suffix = run_id.replace("-", "_")
+    topics = {
+        "readings": f"flead.readings.{suffix}",
+        "labels": f"flead.labels.{suffix}",
+        "anomalies": f"flead.anomalies.{suffix}",
+        "dead_letter": f"flead.dead-letter.{suffix}",
+    }
+    database = f"flead_{suffix}"
+    from flead.settings import KafkaSettings
+    from flead_producer.topics import ensure_topics, topic_plan
+
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    ensure_topics(
+        bootstrap,
+        topic_plan(
+            KafkaSettings(
+                kafka_bootstrap_servers=bootstrap,
+                readings_topic=topics["readings"],
+                labels_topic=topics["labels"],
+                anomalies_topic=topics["anomalies"],
+                dead_letter_topic=topics["dead_letter"],
+            )
+        ),
+    )
+    work = tmp_path_factory.mktemp("e2e")
+    helm_env = {
+        "HELM_CACHE_HOME": str(work / "helm-cache"),
+        "HELM_CONFIG_HOME": str(work / "helm-config"),
+        "HELM_DATA_HOME": str(work / "helm-data"),
+    }
+    rel = Release(namespace, helm_env, topics, database, bootstrap)
+    values = work / "values.json"
+    values.write_text(json.dumps(_values(namespace, env, topics, database)))
+    try:
+        _helm(
+            rel, "install", RELEASE, str(CHART), "-n", namespace, "-f", str(values),
+            "--wait", "--timeout", "5m",
+        )  # fmt: skip
+        kubectl("apply", "-n", namespace, "-f", str(SAMPLES))
+        yield rel
+    finally:
+        # Devices first, while the operator still runs to release them (kopf finalizers).
+        kubectl(
+            "delete", "-n", namespace, "-f", str(SAMPLES), "--ignore-not-found",
+            "--timeout=120s", check=False, timeout=150,
+        )  # fmt: skip
+        helm = shutil.which("helm") or "helm"
+        run(
+            [helm, "uninstall", RELEASE, "-n", namespace, "--wait"],
+            env=helm_env,
+            check=False,
+            timeout=300,
+        )
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        _drop_run_data(rel)
+
+
+def _drop_run_data(rel: Release) -> None:
+    from confluent_kafka.admin import AdminClient
+    from pymongo import MongoClient
+
+    AdminClient({"bootstrap.servers": rel.bootstrap}).delete_topics(list(rel.topics.values()))
+    mongo: MongoClient[dict[str, Any]] = MongoClient(
+        os.environ["MONGODB_URI"], serverSelectionTimeoutMS=5000
+    )
+    with mongo:
+        mongo.drop_database(rel.database)
+
+
+def _devices(ns: str) -> list[dict]:
+    return list(_json("get", "federateddevices", "-n", ns)["items"])
+
+
+def _trainer_deployments(ns: str) -> list[dict]:
+    return _json("get", "deployments", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+
+
+def _pods(ns: str) -> list[dict]:
+    return [
+        p
+        for p in _json("get", "pods", "-n", ns)["items"]
+        if p["status"].get("phase") != "Succeeded"
+    ]
+
+
+def _ready(pod: dict) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+    )
+
+
+def _restarts(pods: list[dict]) -> dict[str, int]:
+    return {
+        p["metadata"]["name"]: sum(
+            c.get("restartCount", 0) for c in p["status"].get("containerStatuses", [])
+        )
+        for p in pods
+    }
+
+
+def _groups(ns: str) -> dict[str, str]:
+    """Partition group -> trainer, from the devices' status once every device has one."""
+    devices = _devices(ns)
+    if len(devices) != 54 or any(not d.get("status", {}).get("trainer") for d in devices):
+        return {}
+    return {d["status"]["partitionGroup"]: d["status"]["trainer"] for d in devices}
+
+
+def _all_up(ns: str) -> list[dict] | None:
+    """Every pod of the release (trainers included) Ready, once the operator made them all."""
+    groups = _groups(ns)
+    deployments = _trainer_deployments(ns)
+    if not groups or len(deployments) < len(groups):
+        return None
+    pods = _pods(ns)
+    trainers = [
+        p
+        for p in pods
+        if p["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "trainer"
+    ]
+    if len(trainers) < len(groups) or not all(_ready(p) for p in pods):
+        return None
+    return pods
+
+
+def test_every_pod_ready_on_the_real_node_without_restarts(release: Release) -> None:
+    """Proves the operator, aggregator, producer and every trainer the operator created become
+    Ready on the real node (none on a KWOK node) with no container restarted: the images run
+    with the chart's read-only root, UID without passwd entry and ServiceAccount tokens."""
+    pods = wait_until(
+        "every pod of the release Ready", lambda: _all_up(release.namespace), timeout=600
+    )
+    node = real_node_placement()["nodeSelector"]
+    expected = kubectl(
+        "get", "nodes", "-l", ",".join(f"{k}={v}" for k, v in node.items()), "-o", "name"
+    ).stdout.split()
+    assert [f"node/{p['spec']['nodeName']}" for p in pods] == expected * len(pods)
+    assert _restarts(pods) == dict.fromkeys(_restarts(pods), 0), _restarts(pods)
+
+
+def test_one_trainer_deployment_per_partition_group(release: Release) -> None:
+    """Proves the operator made exactly one trainer Deployment per partition group the 54
+    devices fall into, each named as the devices' status says, each available."""
+    groups = wait_until("every device assigned", lambda: _groups(release.namespace), timeout=120)
+    deployments = _trainer_deployments(release.namespace)
+    assert sorted(d["metadata"]["name"] for d in deployments) == sorted(set(groups.values()))
+    assert len(deployments) == len(groups)
+    for d in deployments:
+        assert d["status"].get("availableReplicas") == d["spec"]["replicas"] == 1, d["status"]
+
+
+def _metric(text: str, name: str) -> float:
+    pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+    return sum(float(m.group(2)) for m in pattern.finditer(text))
+
+
+def _trainer_pod_ips(ns: str) -> list[str]:
+    pods = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    return [p["status"]["podIP"] for p in pods if p["status"].get("podIP")]
+
+
+def test_trainers_consume_readings(release: Release) -> None:
+    """Proves every trainer pod consumes readings from the bed's Kafka through the node IP
+    listener: flead_readings_consumed_total > 0 on each pod's own /metrics."""
+
+    def consumed() -> dict[str, float] | None:
+        ips = _trainer_pod_ips(release.namespace)
+        seen = {}
+        for ip in ips:
+            try:
+                page = httpx.get(f"http://{ip}:9101/metrics", timeout=5).text
+            except httpx.HTTPError:
+                return None
+            seen[ip] = _metric(page, "flead_readings_consumed_total")
+        return seen if ips and all(v > 0 for v in seen.values()) else None
+
+    wait_until("every trainer's flead_readings_consumed_total > 0", consumed, timeout=300)
+
+
+def _aggregator_ip(ns: str) -> str:
+    pods = _json("get", "pods", "-n", ns, "-l", "app.kubernetes.io/component=aggregator")["items"]
+    assert len(pods) == 1
+    return str(pods[0]["status"]["podIP"])
+
+
+def test_aggregator_reaches_global_version_3(release: Release) -> None:
+    """Proves trainers and aggregator federate for real (updates over the aggregator
+    Service, registry in the MongoDB-wire server): the global version reaches 3."""
+    ip = _aggregator_ip(release.namespace)
+
+    def version() -> int | None:
+        try:
+            v = int(httpx.get(f"http://{ip}:8000/api/status", timeout=5).json()["global_version"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            return None
+        return v if v >= 3 else None
+
+    wait_until("global version >= 3 in the aggregator", version, timeout=600, interval=2)
+
+
+def test_anomalies_are_published(release: Release) -> None:
+    """Proves the trainers publish detected anomalies to the run's anomalies topic."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": release.bootstrap,
+            "group.id": unique("e2e-anomalies"),
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([release.topics["anomalies"]])
+    try:
+
+        def one() -> Any:
+            msg = consumer.poll(1.0)
+            return msg if msg is not None and msg.error() is None else None
+
+        msg = wait_until(f"a record in {release.topics['anomalies']}", one, timeout=600, interval=0)
+        assert json.loads(msg.value())
+    finally:
+        consumer.close()
+
+
+def test_every_federated_device_ready(release: Release) -> None:
+    """Proves `kubectl get fd` shows all 54 devices Ready (their trainers available)."""
+
+    def ready() -> bool:
+        devices = _devices(release.namespace)
+        return len(devices) == 54 and all(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in d.get("status", {}).get("conditions", [])
+            )
+            for d in devices
+        )
+
+    wait_until("54 FederatedDevices Ready", ready, timeout=300)
+    out = kubectl("get", "fd", "-n", release.namespace).stdout
+    assert len(out.strip().splitlines()) == 55
+
+
+def test_helm_test_passes(release: Release) -> None:
+    """Proves `helm test` passes: its pod (aggregator image) reaches the aggregator's
+    /readyz through the Service name (CoreDNS + kube-proxy on the real node)."""
+    out = _helm(release, "test", RELEASE, "-n", release.namespace, "--timeout", "3m")
+    assert "Phase:          Succeeded" in out, out
+
+
+def test_no_pod_restarted_while_running(release: Release) -> None:
+    """Proves that after all of the above no container of the release restarted."""
+    pods = _pods(release.namespace)
+    assert pods
+    assert all(_ready(p) for p in pods)
+    assert _restarts(pods) == dict.fromkeys(_restarts(pods), 0), _restarts(pods)
+
+
+def test_uninstall_leaves_only_the_crd(release: Release) -> None:
+    """Proves deleting the devices removes their trainers, and `helm uninstall` then leaves
+    nothing of the release in the namespace or cluster-wide but the FederatedDevice CRD."""
+    ns = release.namespace
+    kubectl("delete", "-n", ns, "-f", str(SAMPLES), "--wait=true", "--timeout=120s", timeout=150)
+    wait_until("trainer Deployments deleted", lambda: not _trainer_deployments(ns), timeout=120)
+    _helm(release, "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "3m")
+    wait_until("every pod gone", lambda: not _json("get", "pods", "-n", ns)["items"], timeout=120)
+    kinds = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets"
+    left = [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in _json("get", kinds, "-n", ns)["items"]
+        if o["metadata"]["name"] not in ("default", "kube-root-ca.crt")
+    ]
+    assert left == []
+    cluster_wide = [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in _json(
+            "get", "clusterroles,clusterrolebindings", "-l", f"app.kubernetes.io/instance={RELEASE}"
+        )["items"]
+    ]
+    assert cluster_wide == []
+    kubectl("get", "crd", "federateddevices.flead.io")
