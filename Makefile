@@ -61,7 +61,6 @@ dashboards: venv ## regenerate charts/flead/dashboards/*.json from deploy/dashbo
 
 images: ## build the four images flead-<component>:dev (IMAGE_TAG overrides; docker, else podman), then smoke-test them
 	./scripts/images.sh build
-	./scripts/images.sh smoke
 
 images-load: ## import the built images into containerd (CONTAINERD_ADDRESS, namespace k8s.io)
 	./scripts/images.sh load

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build FLEAD's four container images and hand them to containerd.
 #
-#   scripts/images.sh [build] [COMPONENT...]  build flead-<component>:$IMAGE_TAG (default: all four)
+#   scripts/images.sh [build] [COMPONENT...]  build flead-<component>:$IMAGE_TAG (default: all four),
+#                                             then smoke-test them (IMAGES_SMOKE=0 skips it)
 #   scripts/images.sh load [COMPONENT...]     import the built images into containerd (ctr)
 #   scripts/images.sh smoke [COMPONENT...]    start each image as containerd/Docker would (read-only
 #                                             root, UID 10001 without a passwd entry)
@@ -19,6 +20,7 @@
 #   IMAGE_REGISTRY=             name prefix, e.g. registry.example.com/flead -> registry.example.com/flead/flead-trainer
 #   IMAGE_ENGINE=               docker | podman (default: docker if its engine answers, else podman)
 #   IMAGE_BASE=auto             auto | registry (pull the official image) | debian (always mmdebstrap)
+#   IMAGES_SMOKE=1              smoke-test what `build` built
 #   IMAGES_CACHE=~/.cache/flead/images  logs, the podman configuration for this run, the Debian rootfs tarball
 #   CONTAINERD_ADDRESS=/run/containerd/containerd.sock   containerd socket for `load`
 #   CONTAINERD_NAMESPACE=k8s.io containerd namespace for `load` (the kubelet's)
@@ -328,6 +330,7 @@ cmd_build() {
       IFS='|'
       echo "$*"
     )):$IMAGE_TAG " | sed 's/^/  /' >&2 || true
+  [[ ${IMAGES_SMOKE:-1} == 0 ]] || cmd_smoke "$@"
 }
 
 cmd_load() {
