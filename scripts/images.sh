@@ -334,7 +334,7 @@ cmd_build() {
 }
 
 cmd_load() {
-  local c ref alias
+  local c refs=() save
   (($#)) || set -- "${COMPONENTS[@]}"
   check_components "$@"
   pick_engine
@@ -342,19 +342,23 @@ cmd_load() {
   [[ -S $CONTAINERD_ADDRESS ]] || fail "load: no containerd socket at $CONTAINERD_ADDRESS (set CONTAINERD_ADDRESS)"
   local ctr=(ctr --address "$CONTAINERD_ADDRESS" --namespace "$CONTAINERD_NAMESPACE")
   for c in "$@"; do
-    ref=$(image_ref "$c")
-    have_image "$ref" || fail "load $ref: no such image (run make images first)"
-    step "load $ref into containerd ($CONTAINERD_ADDRESS, namespace $CONTAINERD_NAMESPACE)" \
-      "$CACHE/logs/load-$c.log" bash -o pipefail -c \
-      "$ENGINE save $([[ $ENGINE == podman ]] && echo --format docker-archive) '$ref' | ${ctr[*]} images import -"
-    # podman names local images localhost/NAME; Kubernetes resolves a bare NAME to
-    # docker.io/library/NAME, so give containerd both names.
-    if [[ -z $IMAGE_REGISTRY && $ENGINE == podman ]]; then
-      alias=docker.io/library/flead-$c:$IMAGE_TAG
-      "${ctr[@]}" images tag --force "localhost/$ref" "$alias" >>"$CACHE/logs/load-$c.log" 2>&1 ||
-        fail "load: tag $alias" "$CACHE/logs/load-$c.log"
-    fi
+    refs+=("$(image_ref "$c")")
+    have_image "${refs[-1]}" || fail "load ${refs[-1]}: no such image (run make images first)"
   done
+  # One archive for all of them, so the layers they share are streamed and unpacked once.
+  save="docker save"
+  [[ $ENGINE == podman ]] && save="podman save --multi-image-archive --format docker-archive"
+  step "load ${refs[*]} into containerd ($CONTAINERD_ADDRESS, namespace $CONTAINERD_NAMESPACE)" \
+    "$CACHE/logs/load.log" bash -o pipefail -c "$save ${refs[*]} | ${ctr[*]} images import -"
+  # podman names local images localhost/NAME; Kubernetes resolves a bare NAME to
+  # docker.io/library/NAME, so give containerd both names.
+  if [[ -z $IMAGE_REGISTRY && $ENGINE == podman ]]; then
+    for c in "$@"; do
+      "${ctr[@]}" images tag --force "localhost/$(image_ref "$c")" \
+        "docker.io/library/$(image_ref "$c")" >>"$CACHE/logs/load.log" 2>&1 ||
+        fail "load: tag docker.io/library/$(image_ref "$c")" "$CACHE/logs/load.log"
+    done
+  fi
   "${ctr[@]}" images ls -q 2>/dev/null | grep -E "flead-" | sed 's/^/  /' >&2 || true
 }
 
