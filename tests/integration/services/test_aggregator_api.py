@@ -16,7 +16,7 @@ from flead.data.records import CHANNELS
 from flead.federation import Granularity, ModelVersion
 from flead.model import ModelSpec
 from flead.wire import decode_arrays, encode_arrays
-from tests.integration.services.conftest import TOKEN, Bed, start_aggregator
+from tests.integration.services.conftest import TOKEN, Bed, free_port, start_aggregator
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +122,44 @@ def test_the_served_model_is_a_model_version_of_the_settings_spec(server: tuple[
     assert served.granularity is Granularity.PARTIAL
     for a, b in zip(served.tensors, served.spec.initial_tensors(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_partial_aggregate_counts_its_samples_and_sender(server: tuple[Bed, str]) -> None:
+    """A trainer's partial aggregate (devices=40 in its metadata) is one accepted update."""
+    _, url = server
+    blob = encode_arrays(
+        shapes_like(0.01), {"device": "group-7", "samples": 4000, "base_version": 0, "devices": 40}
+    )
+    r = httpx.post(
+        f"{url}/api/local-update", content=blob, headers={**WRITE, "Idempotency-Key": "part-1"}
+    )
+    assert r.status_code == 202
+    bad = encode_arrays(shapes_like(0.01), {"device": "g", "samples": 1, "base_version": 0,
+                                            "devices": 0})  # fmt: skip
+    r = httpx.post(
+        f"{url}/api/local-update", content=bad, headers={**WRITE, "Idempotency-Key": "part-2"}
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"]["field"] == "devices"
+
+
+def test_a_trainer_of_another_spec_refuses_to_start(server: tuple[Bed, str]) -> None:
+    """A trainer whose model seed differs from the aggregator's exits non-zero before learning,
+    with one line naming both specs."""
+    b, url = server
+    b.create_topics(1)
+    proc = b.start(
+        "flead_trainer", "trainer-other-spec", flead_aggregator_url=url, flead_trainer_seed=1,
+        flead_partitions="0", flead_partition_group="odd", flead_consumer_group=f"{b.prefix}-odd",
+        flead_metrics_port=free_port(),
+    )  # fmt: skip
+    assert proc.wait(60) != 0
+    log = b.log("trainer-other-spec").splitlines()
+    lines = [line for line in log if line.startswith("flead-trainer: model spec mismatch")]
+    assert len(lines) == 1, log[-5:]
+    assert "seed=1" in lines[0]
+    assert "seed=0" in lines[0]
+    assert '"batches": 0' in b.log("trainer-other-spec")  # it stopped before its first batch
 
 
 @pytest.fixture
