@@ -51,14 +51,14 @@ HOST_CA_DIR=/usr/local/share/ca-certificates
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# fail STEP [LOG]: one line naming the failed step, then the tail of its log.
+# fail MESSAGE [LOG]: one line naming what failed, then the tail of its log.
 fail() {
-  local step=$1 logfile=${2:-}
+  local message=$1 logfile=${2:-}
   if [[ -n $logfile && -s $logfile ]]; then
-    printf 'images: %s failed (log: %s); last lines:\n' "$step" "$logfile" >&2
+    printf 'images: %s (log: %s); last lines:\n' "$message" "$logfile" >&2
     tail -n 25 "$logfile" | sed 's/^/  | /' >&2
   else
-    printf 'images: %s failed\n' "$step" >&2
+    printf 'images: %s\n' "$message" >&2
   fi
   exit 1
 }
@@ -77,7 +77,7 @@ step() {
   done
   rc=0
   wait "$pid" || rc=$?
-  ((rc == 0)) || fail "$name" "$logfile"
+  ((rc == 0)) || fail "$name failed" "$logfile"
   log "$name done in $((SECONDS - started)) s"
 }
 
@@ -99,7 +99,7 @@ need_packages() {
   done
   ((${#missing[@]})) || return 0
   command -v apt-get >/dev/null 2>&1 ||
-    fail "install ${missing[*]} (no apt-get here: install them with your package manager)"
+    fail "cannot install ${missing[*]}: no apt-get here (install them with your package manager)"
   local sudo=()
   ((EUID == 0)) || sudo=(sudo)
   local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
@@ -130,7 +130,7 @@ check_components() {
   for c in "$@"; do
     known=0
     for k in "${COMPONENTS[@]}"; do [[ $c == "$k" ]] && known=1; done
-    ((known)) || fail "component '$c' (known: ${COMPONENTS[*]})"
+    ((known)) || fail "unknown component '$c' (known: ${COMPONENTS[*]})"
   done
 }
 
@@ -186,7 +186,7 @@ pick_engine() {
       need_packages podman:podman runc:runc
       configure_podman
       ;;
-    *) fail "IMAGE_ENGINE=$ENGINE (use docker or podman)" ;;
+    *) fail "unknown IMAGE_ENGINE=$ENGINE (use docker or podman)" ;;
   esac
   log "engine: $ENGINE ($($ENGINE --version 2>/dev/null | head -n 1))"
 }
@@ -275,7 +275,7 @@ choose_base() {
         log "base: cannot pull $OFFICIAL_PYTHON (…${why: -100}); building it from Debian packages"
       fi
       ;;
-    *) fail "IMAGE_BASE=$BASE_MODE (use auto, registry or debian)" ;;
+    *) fail "unknown IMAGE_BASE=$BASE_MODE (use auto, registry or debian)" ;;
   esac
   build_debian_base
   PYTHON_IMAGE=$DEBIAN_PYTHON PULL=never
@@ -356,7 +356,7 @@ cmd_load() {
     for c in "$@"; do
       "${ctr[@]}" images tag --force "localhost/$(image_ref "$c")" \
         "docker.io/library/$(image_ref "$c")" >>"$CACHE/logs/load.log" 2>&1 ||
-        fail "load: tag docker.io/library/$(image_ref "$c")" "$CACHE/logs/load.log"
+        fail "load: tagging docker.io/library/$(image_ref "$c") failed" "$CACHE/logs/load.log"
     done
   fi
   "${ctr[@]}" images ls -q 2>/dev/null | grep -E "flead-" | sed 's/^/  /' >&2 || true
@@ -369,6 +369,8 @@ cmd_push() {
   [[ -n $IMAGE_REGISTRY ]] || fail "push: set IMAGE_REGISTRY (e.g. registry.example.com/flead) and build with it"
   pick_engine
   for c in "$@"; do
+    have_image "$(image_ref "$c")" ||
+      fail "push $(image_ref "$c"): no such image (build it with the same IMAGE_REGISTRY and IMAGE_TAG)"
     step "push $(image_ref "$c")" "$CACHE/logs/push-$c.log" $ENGINE push "$(image_ref "$c")"
   done
 }
@@ -415,15 +417,15 @@ cmd_smoke() {
     have_image "$ref" || fail "smoke $ref: no such image (run make images first)"
     if [[ $c == operator ]]; then
       [[ $(smoke_operator "$ref" "$logs/smoke-operator.log") == ok ]] ||
-        fail "smoke $ref: kopf did not reach its startup without a passwd entry" "$logs/smoke-operator.log"
+        fail "smoke $ref failed: kopf did not reach its startup without a passwd entry" "$logs/smoke-operator.log"
       [[ $(smoke_operator "$ref" "$logs/smoke-operator-pod-id.log" -e USER= -e POD_ID=flead-operator-smoke) == ok ]] ||
-        fail "smoke $ref: kopf did not reach its startup with POD_ID" "$logs/smoke-operator-pod-id.log"
+        fail "smoke $ref failed: kopf did not reach its startup with POD_ID" "$logs/smoke-operator-pod-id.log"
       [[ $(smoke_operator "$ref" "$logs/smoke-operator-no-id.log" -e USER=) == crash ]] ||
-        fail "smoke $ref: without USER and POD_ID kopf should fail on getpwuid (the check is blind)" \
+        fail "smoke $ref failed: without USER and POD_ID kopf should crash on getpwuid (the check is blind)" \
           "$logs/smoke-operator-no-id.log"
     else
       $ENGINE "${SMOKE_RUN[@]}" --rm --entrypoint python "$ref" -c "import flead, flead_$c" \
-        >"$logs/smoke-$c.log" 2>&1 || fail "smoke $ref: import flead_$c" "$logs/smoke-$c.log"
+        >"$logs/smoke-$c.log" 2>&1 || fail "smoke $ref failed: python -c 'import flead_$c'" "$logs/smoke-$c.log"
     fi
     log "smoke $ref: ok"
   done
