@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ RELEASE = "e2e"
 TRAINER_SELECTOR = "app.kubernetes.io/component=trainer,app.kubernetes.io/part-of=flead"
 # The tag scripts/images.sh builds and loads (its own IMAGE_TAG variable, default dev).
 IMAGE_TAG = os.environ.get("IMAGE_TAG", "dev")
+PRODUCER_RATE = 400  # readings per second
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def _values(namespace: str, env: dict[str, str], topics: dict[str, str], databas
             "env": {
                 "FLEAD_PRODUCER_SOURCE": "synthetic",
                 "FLEAD_PRODUCER_LOOP": "true",
+                # A steady stream the three trainers keep up with (unlimited, the backlog grows).
+                "FLEAD_PRODUCER_RATE": str(PRODUCER_RATE),
                 **topic_env,
             },
         },
@@ -289,25 +293,30 @@ def test_trainers_consume_readings(release: Release) -> None:
     wait_until("every trainer's flead_readings_consumed_total > 0", consumed, timeout=300)
 
 
-def _aggregator_ip(ns: str) -> str:
-    pods = _json("get", "pods", "-n", ns, "-l", "app.kubernetes.io/component=aggregator")["items"]
-    assert len(pods) == 1
-    return str(pods[0]["status"]["podIP"])
+AGGREGATOR = "app.kubernetes.io/component=aggregator"
+
+
+def _global_version(ns: str) -> int | None:
+    """The global version the aggregator's Ready pod reports (None while there is none)."""
+    pods = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
+    if len(pods) != 1 or pods[0]["metadata"].get("deletionTimestamp"):
+        return None
+    url = f"http://{pods[0]['status']['podIP']}:8000/api/status"
+    try:
+        return int(httpx.get(url, timeout=5).json()["global_version"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
 
 
 def test_aggregator_reaches_global_version_3(release: Release) -> None:
     """Proves trainers and aggregator federate for real (updates over the aggregator
     Service, registry in the MongoDB-wire server): the global version reaches 3."""
-    ip = _aggregator_ip(release.namespace)
-
-    def version() -> int | None:
-        try:
-            v = int(httpx.get(f"http://{ip}:8000/api/status", timeout=5).json()["global_version"])
-        except (httpx.HTTPError, KeyError, ValueError):
-            return None
-        return v if v >= 3 else None
-
-    wait_until("global version >= 3 in the aggregator", version, timeout=600, interval=2)
+    wait_until(
+        "global version >= 3 in the aggregator",
+        lambda: (v := _global_version(release.namespace)) is not None and v >= 3,
+        timeout=600,
+        interval=2,
+    )
 
 
 def test_anomalies_are_published(release: Release) -> None:
@@ -366,6 +375,96 @@ def test_no_pod_restarted_while_running(release: Release) -> None:
     assert pods
     assert all(_ready(p) for p in pods)
     assert _restarts(pods) == dict.fromkeys(_restarts(pods), 0), _restarts(pods)
+
+
+def _replaced(ns: str, selector: str, old: str) -> str | None:
+    """The name of the one Ready pod matching `selector` once it is not `old`."""
+    pods = _json("get", "pods", "-n", ns, "-l", selector)["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    if len(live) == 1 and live[0]["metadata"]["name"] != old and _ready(live[0]):
+        return str(live[0]["metadata"]["name"])
+    return None
+
+
+def _watermarks(bootstrap: str, topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("e2e-watermarks")})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def _result_counts(rel: Release) -> Counter[tuple[int, int]]:
+    """How many durable results each (partition, offset) of the run's readings has."""
+    from pymongo import MongoClient
+
+    mongo: MongoClient[dict[str, Any]] = MongoClient(
+        os.environ["MONGODB_URI"], serverSelectionTimeoutMS=5000
+    )
+    counts: Counter[tuple[int, int]] = Counter()
+    with mongo:
+        for doc in mongo[rel.database]["results"].find({"topic": rel.topics["readings"]}):
+            counts.update((int(doc["partition"]), int(o)) for o in doc["offsets"])
+    return counts
+
+
+def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
+    release: Release,
+) -> None:
+    """Proves that SIGKILLing a trainer pod and the aggregator pod while readings stream in
+    loses and duplicates nothing: the Deployments replace them, the replacement aggregator
+    continues the registry's versions (federation resumes above the version before the kill),
+    and once the producer stops every offset of every readings partition has exactly one
+    durable result (the exactly-once check of the process-stack recovery tests)."""
+    ns = release.namespace
+    trainers = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    victim = trainers[0]["metadata"]
+    group = victim["labels"]["flead.io/partition-group"]
+    old_aggregator = _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"][0]["metadata"]
+    before = wait_until("the global version", lambda: _global_version(ns))
+    kill = ("delete", "pod", "-n", ns, "--grace-period=0", "--force", "--wait=false")
+    kubectl(*kill, victim["name"])
+    kubectl(*kill, old_aggregator["name"])
+    wait_until(
+        f"a new Ready trainer pod of group {group}",
+        lambda: _replaced(
+            ns, f"{TRAINER_SELECTOR},flead.io/partition-group={group}", victim["name"]
+        ),
+        timeout=180,
+    )
+    wait_until(
+        "a new Ready aggregator pod",
+        lambda: _replaced(ns, AGGREGATOR, old_aggregator["name"]),
+        timeout=180,
+    )
+    wait_until(
+        f"the new aggregator's global version above {before}",
+        lambda: (v := _global_version(ns)) is not None and v > before,
+        timeout=300,
+        interval=2,
+    )
+    kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=0")
+    producer = "app.kubernetes.io/component=producer"
+    wait_until(
+        "the producer pod gone",
+        lambda: not _json("get", "pods", "-n", ns, "-l", producer)["items"],
+        timeout=120,
+    )
+    ends = _watermarks(release.bootstrap, release.topics["readings"])
+    expected = {(p, o) for p, end in ends.items() for o in range(end)}
+    assert len(expected) > 0
+    counts = wait_until(
+        f"a durable result for each of the {len(expected)} readings",
+        lambda: (c := _result_counts(release)).keys() >= expected and c,
+        timeout=600,
+        interval=2,
+    )
+    assert set(counts) == expected
+    doubled = [k for k, v in counts.items() if v > 1]
+    assert doubled == [], f"{len(doubled)} readings counted twice, e.g. {doubled[:5]}"
 
 
 def test_uninstall_leaves_only_the_crd(release: Release) -> None:
