@@ -1,5 +1,4 @@
-"""One federation core for the aggregator, the trainers and `flead simulate`: ModelVersion,
-Strategy (sync FedAvg, sync robust, FedBuff), Participant, and the pure rules underneath."""
+"""One federation core for the aggregator, the trainers and `flead simulate`: ModelVersion, Strategy, Participant."""
 
 from flead.federation.participant import Cadence, Outcome, Participant, Sent, Transport
 from flead.federation.rules import ROBUST_RULES, Rule, RuleParams

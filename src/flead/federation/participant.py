@@ -97,16 +97,14 @@ class Participant:
 
     def due(self, now: float) -> list[str]:
         """The devices to send now (every device that learned, sorted), or [] if not due yet."""
-        devices = sorted(self.bank.devices())
-        if not devices or self.last is None:
+        if self.last is None:
             return []
-        samples, _, _ = self.bank.pending(devices)
+        top = self.bank.most_samples()
         c = self.cadence
-        if not (
-            samples.max() >= c.every_samples
-            or (samples.max() > 0 and now - self.last >= c.every_seconds)
-        ):
+        if not (top >= c.every_samples or (top > 0 and now - self.last >= c.every_seconds)):
             return []
+        devices = sorted(self.bank.devices())
+        samples, _, _ = self.bank.pending(devices)
         return [d for d, n in zip(devices, samples.tolist(), strict=True) if n > 0]
 
     def updates(self, devices: Sequence[str]) -> list[tuple[Update, list[str], np.ndarray]]:

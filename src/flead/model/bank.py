@@ -115,6 +115,10 @@ class DeviceBank:
             out.append((w @ layer[rows].reshape(len(rows), -1)).reshape(layer.shape[1:]))
         return out
 
+    def most_samples(self) -> int:
+        """The largest samples-since-last-update of any device (free slots hold 0); one max."""
+        return int(self.state.arrays["samples"].max(initial=0))
+
     def losses(self, devices: Sequence[str]) -> np.ndarray:
         """Recent (EMA) training loss per device [K]."""
         return self.state.arrays["loss"][[self.state.slot[d] for d in devices]]
