@@ -206,12 +206,12 @@ debian_base_inputs() {
   } | sha256sum | cut -c1-16
 }
 
-# The mirror argument of mmdebstrap: the host's own apt sources, so the base comes from the same
-# Debian mirror (or snapshot) as the host's packages.
+# The mirror argument of mmdebstrap: the host's own apt sources when they are bookworm's, so the
+# base comes from the same Debian mirror (or snapshot) as the host's packages; else Debian's.
 debian_sources() {
   local f
   for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-    [[ -s $f ]] && { echo "$f"; return; }
+    [[ -s $f ]] && grep -qw "$DEBIAN_SUITE" "$f" && { echo "$f"; return; }
   done
   echo http://deb.debian.org/debian
 }
@@ -224,7 +224,9 @@ build_debian_base() {
     return
   fi
   need_packages mmdebstrap:mmdebstrap
-  tarball=$CACHE/debian-base.tar
+  tarball=$CACHE/debian-base.$$.tar
+  # shellcheck disable=SC2064
+  trap "rm -f '$tarball'" EXIT
   # The host's extra CA certificates (empty on most machines) so pip inside the build trusts the
   # same TLS endpoints as the host.
   if compgen -G "$HOST_CA_DIR/*.crt" >/dev/null; then
