@@ -232,6 +232,15 @@ def test_images_script_is_strict_and_knows_the_four_components() -> None:
     assert sorted(match.group(1).split()) == sorted(DOCKERFILES)
     assert "sed -n 's/^ARG PYTHON_IMAGE=//p' \"$BASE_DOCKERFILE\"" in text
     assert "BASE_DOCKERFILE=deploy/docker/base.Dockerfile" in text
+    # The Debian-built base must offer what the base Dockerfile uses: `python` on PATH (Debian's
+    # python-is-python3), `python -m venv` (python3-venv), Python 3.11 (bookworm's python3).
+    packages = re.search(r"^DEBIAN_PACKAGES=(\S+)$", text, re.MULTILINE)
+    assert packages is not None
+    assert {"python3", "python3-venv", "python-is-python3", "ca-certificates"} <= set(
+        packages.group(1).split(",")
+    )
+    assert "DEBIAN_SUITE=bookworm" in text
+    assert "3.11" in resolve_args(BASE_DOCKERFILE)["PYTHON_IMAGE"]
     usage = subprocess.run(
         ["bash", str(IMAGES_SH), "help"], capture_output=True, text=True, check=True
     )
