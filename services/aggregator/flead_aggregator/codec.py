@@ -88,8 +88,12 @@ def parse_binary(body: bytes, key: str | None) -> Update:
         raise UpdateRejected(
             "devices", "devices", f"devices must be an integer >= 1, got {devices!r}"
         )
+    via = meta.get("via") or ""
+    if not isinstance(via, str) or len(via) > 256:
+        raise UpdateRejected("via", "via", "via must name the sending trainer (<= 256 chars)")
     return Update(
         update_id=_update_id(key, meta.get("update_id")),
+        via=_utf8(via, "via"),
         sender=_utf8(device, "device"),
         samples=_int(meta, "samples"),
         base_version=_int(meta, "base_version"),

@@ -116,6 +116,7 @@ class MongoStore:
             "_id": record.update_id,
             "device": record.sender,
             "devices": record.devices,
+            "via": record.via,
             "samples": record.samples,
             "base_version": record.base_version,
             "loss": finite(record.loss),
@@ -155,6 +156,7 @@ class MongoStore:
                     loss=doc.get("loss"),
                     received_at=float(doc["received_at"]),
                     devices=int(doc.get("devices", 1)),
+                    via=str(doc.get("via") or ""),
                 )
             )
         return out

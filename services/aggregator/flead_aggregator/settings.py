@@ -32,7 +32,9 @@ class AggregatorSettings(MongoSettings):
         default="fedavg", description="aggregation rule of a synchronous round"
     )
     aggregator_min_updates: int = Field(
-        default=3, ge=1, description="sync: a round closes once this many updates are pending"
+        default=3,
+        ge=1,
+        description="sync: a round closes once this many participants (trainers) contributed",
     )
     aggregator_round_timeout_seconds: float = Field(
         default=30.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import NamedTuple, Protocol
 
@@ -121,6 +121,7 @@ class Participant:
             for i, d in enumerate(devs):
                 part = np.array([samples[i]])
                 u = self._update([d], part, int(bases[i]), seen[i : i + 1], losses[i : i + 1], d)
+                u = replace(u, via=self.name)
                 out.append((u, [d], part))
             return out
         for base in sorted(set(bases.tolist())):

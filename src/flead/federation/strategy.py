@@ -45,7 +45,7 @@ class StrategyConfig:
     policy: Policy = Policy.SYNC
     rule: Rule = Rule.FEDAVG
     params: RuleParams = field(default_factory=RuleParams)
-    min_updates: int = 3  # sync: a round closes with this many updates ...
+    min_updates: int = 3  # sync: a round closes once this many participants contributed ...
     round_timeout: float = 30.0  # ... or with >= 1 update this old (async: the buffer flushes)
     buffer_size: int = 5  # async: updates buffered before the model moves
     server_lr: float = 1.0  # async
@@ -68,7 +68,8 @@ class Update:
     """One contribution: tensors trained from `base_version` on `samples` samples.
 
     A trainer's partial aggregate is one Update whose tensors are its devices' sample-weighted
-    mean and whose samples are their total; `sender` is the trainer (or the device).
+    mean and whose samples are their total; `sender` is the trainer (or the device). `via` is
+    the participant that sent it (the trainer of a per-device update; empty: the sender).
     """
 
     update_id: str
@@ -79,12 +80,19 @@ class Update:
     loss: float | None = None
     received_at: float = 0.0
     devices: int = 1  # devices behind a partial aggregate
+    via: str = ""
+
+    @property
+    def participant(self) -> str:
+        """Who a round counts this update for: `via`, else the sender."""
+        return self.via or self.sender
 
     def to_blob(self) -> bytes:
         """The update as a flead.wire blob (what POST /api/local-update takes)."""
         meta = {
             "update_id": self.update_id, "device": self.sender, "samples": int(self.samples),
             "base_version": int(self.base_version), "loss": self.loss, "devices": self.devices,
+            "via": self.via,
         }  # fmt: skip
         return encode_arrays([np.asarray(t, np.float32) for t in self.tensors], meta)
 
@@ -167,6 +175,7 @@ class Strategy(ABC):
         self._ids.append(u.update_id)
         self._seen.add(u.update_id)
         self._senders.append(u.sender)
+        self._participants.add(u.participant)
         self._samples += int(u.samples)
         if u.loss is not None:
             self._loss = (self._loss[0] + u.loss * u.samples, self._loss[1] + u.samples)
@@ -196,10 +205,11 @@ class Strategy(ABC):
         return step
 
     def due(self, now: float) -> bool:
-        """Whether the round should close now (enough updates, or the oldest waited too long)."""
+        """Whether the round should close now: enough participants contributed (trainers, or
+        devices sending for themselves), or the oldest update waited round_timeout."""
         if not self._ids:
             return False
-        if self.pending >= self._enough():
+        if len(self._participants) >= self._enough():
             return True
         return self._oldest is not None and now - self._oldest >= self.config.round_timeout
 
@@ -219,6 +229,7 @@ class Strategy(ABC):
 
     def _reset(self) -> None:
         self._ids, self._senders, self._samples = [], [], 0
+        self._participants: set[str] = set()
         self._seen = set()
         self._loss, self._oldest = (0.0, 0), None
         self._clear()

@@ -130,7 +130,7 @@ def test_a_robust_strategy_gets_one_update_per_device() -> None:
     assert p.sync() is not None
     sent = p.tick(100.0)
     assert sorted(s.update.sender for s in sent) == ["1", "2", "3"]
-    assert all(s.update.devices == 1 for s in sent)
+    assert all((s.update.devices, s.update.via) == (1, "g0") for s in sent)
     assert transport.strategy.pending == 3
 
 

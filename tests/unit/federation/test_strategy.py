@@ -60,6 +60,21 @@ def test_sync_fedavg_is_the_sample_weighted_mean_with_lineage() -> None:
     assert (s.pending, s.current.version) == (0, 1)
 
 
+def test_a_round_counts_participants_not_updates() -> None:
+    """min_updates counts participants: two updates of one trainer (or per-device updates sent
+    via one trainer) are one participant; a second trainer makes the round due."""
+    s = make_strategy(StrategyConfig(min_updates=2, rule=Rule.MEDIAN, max_norm=None), v0())
+    for d in ("d1", "d2", "d3"):
+        s.accept(Update(f"t1-{d}", d, 5, 0, up("x", 0.1).tensors, via="t1"))
+    assert (s.pending, s.due(0.0)) == (3, False)
+    s.accept(Update("t2-d4", "d4", 5, 0, up("x", 0.1).tensors, via="t2"))
+    assert s.due(0.0)
+    f = make_strategy(StrategyConfig(min_updates=2), v0())
+    f.accept(Update("a1", "t1", 5, 0, up("x", 0.1).tensors))
+    f.accept(Update("a2", "t1", 5, 0, up("x", 0.1).tensors))
+    assert not f.due(0.0)
+
+
 def test_close_does_not_change_the_strategy_until_adopted() -> None:
     """close() only computes: the round and the current version stay until adopt()."""
     s = make_strategy(StrategyConfig(min_updates=1), v0())
