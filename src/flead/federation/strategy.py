@@ -209,7 +209,7 @@ class Strategy(ABC):
         devices sending for themselves), or the oldest update waited round_timeout."""
         if not self._ids:
             return False
-        if len(self._participants) >= self._enough():
+        if self._filled() >= self._enough():
             return True
         return self._oldest is not None and now - self._oldest >= self.config.round_timeout
 
@@ -233,6 +233,10 @@ class Strategy(ABC):
         self._seen = set()
         self._loss, self._oldest = (0.0, 0), None
         self._clear()
+
+    def _filled(self) -> int:
+        """How full the round is: participants (sync rounds)."""
+        return len(self._participants)
 
     @abstractmethod
     def _enough(self) -> int: ...
@@ -310,6 +314,9 @@ class FedBuff(Strategy):
 
     def _enough(self) -> int:
         return self.config.buffer_size
+
+    def _filled(self) -> int:
+        return self.pending  # a buffer counts updates, whoever sent them
 
     def _fold(self, step: np.ndarray, samples: int, staleness: int) -> None:
         c = self.config

@@ -62,7 +62,8 @@ def test_sync_fedavg_is_the_sample_weighted_mean_with_lineage() -> None:
 
 def test_a_round_counts_participants_not_updates() -> None:
     """min_updates counts participants: two updates of one trainer (or per-device updates sent
-    via one trainer) are one participant; a second trainer makes the round due."""
+    via one trainer) are one participant; a second trainer makes the round due. FedBuff's
+    buffer_size counts updates."""
     s = make_strategy(StrategyConfig(min_updates=2, rule=Rule.MEDIAN, max_norm=None), v0())
     for d in ("d1", "d2", "d3"):
         s.accept(Update(f"t1-{d}", d, 5, 0, up("x", 0.1).tensors, via="t1"))
@@ -73,6 +74,10 @@ def test_a_round_counts_participants_not_updates() -> None:
     f.accept(Update("a1", "t1", 5, 0, up("x", 0.1).tensors))
     f.accept(Update("a2", "t1", 5, 0, up("x", 0.1).tensors))
     assert not f.due(0.0)
+    buff = make_strategy(StrategyConfig(policy=Policy.ASYNC, buffer_size=2), v0())
+    buff.accept(Update("b1", "t1", 5, 0, up("x", 0.1).tensors))
+    buff.accept(Update("b2", "t1", 5, 0, up("x", 0.1).tensors))
+    assert buff.due(0.0)  # FedBuff's buffer counts updates
 
 
 def test_close_does_not_change_the_strategy_until_adopted() -> None:
