@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +27,7 @@ from flead_trainer.federate import Federator
 from flead_trainer.kafka_io import resume_positions
 from flead_trainer.publish import publish_anomalies, publish_dead
 from flead_trainer.settings import TrainerSettings
-from flead_trainer.store import Checkpoint, TrainerStore
+from flead_trainer.store import Delta, DeviceState, TrainerStore
 
 __all__ = ["Trainer"]
 
@@ -53,9 +54,10 @@ class Trainer:
         self.owner: dict[str, int] = {}  # device -> partition it was last seen on
         self.ready = False
         self.batches = 0
-        self.next_prune = time.monotonic() + s.trainer_prune_seconds
         self.next_checkpoint = time.monotonic() + s.trainer_checkpoint_seconds
         self.uncommitted: dict[int, int] = {}  # partition -> next offset not yet checkpointed
+        self.changed: set[str] = set()  # devices whose state changed since the last checkpoint
+        self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._inflight: Future[None] | None = None
@@ -65,8 +67,8 @@ class Trainer:
         partitions = self.s.partition_list
         saved = self.store.load(self.topic, partitions)
         for cp in saved.values():
-            for device, blob in cp.states.items():
-                self.bank.import_state(device, blob)
+            for device, state in cp.devices.items():
+                self.restore_device(device, state)
                 self.owner[device] = cp.partition
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
@@ -122,7 +124,12 @@ class Trainer:
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
-            self.owner[str(device)] = int(p)
+            was = self.owner.get(device)
+            if was != p:
+                if was is not None:
+                    self.dropped.setdefault(was, set()).add(device)
+                self.owner[str(device)] = int(p)
+        self.changed.update(d.device.tolist())
         self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)
         self.batches += 1
@@ -135,16 +142,34 @@ class Trainer:
             self._drain()  # back-pressure: the previous interval is durable first
             offsets = dict(self.uncommitted)
             results = [merge_results(docs) for docs in self.results.values()]
-            states: dict[int, dict[str, bytes]] = {p: {} for p in offsets}
-            for device, p in self.owner.items():
+            states: dict[int, dict[str, DeviceState]] = {p: {} for p in offsets}
+            for device in sorted(self.changed):
+                p = self.owner.get(device, -1)
                 if p in states:
-                    states[p][device] = self.bank.export_state(device)
-            cps = [Checkpoint(p, offsets[p], st, self.fed.version) for p, st in states.items()]
+                    states[p][device] = self.device_state(device)
+                    self.changed.discard(device)
+            cps = [
+                Delta(p, offsets[p], st, frozenset(self.dropped.pop(p, ())), self.fed.version)
+                for p, st in states.items()
+            ]
             self.results.clear()
             self.uncommitted.clear()
             self._inflight = self._writer.submit(self._write, results, cps, offsets)
         if wait:
             self._drain()
+
+    def device_state(self, device: str) -> DeviceState:
+        """What the checkpoint keeps of a device: its model, plus one named part per other owner
+        of per-device state (the seam: e.g. the federation's Participant adds a part here)."""
+        return DeviceState(self.bank.export_state(device))
+
+    def restore_device(self, device: str, state: DeviceState) -> None:
+        """Inverse of `device_state`, on start."""
+        self.bank.import_state(device, state.model)
+
+    def mark_changed(self, devices: Iterable[str]) -> None:
+        """Have the next checkpoint write these devices (state changed without a reading)."""
+        self.changed.update(devices)
 
     def _drain(self) -> None:
         if self._inflight is not None:
@@ -152,18 +177,16 @@ class Trainer:
             inflight.result()  # re-raises a failed write: the loop stops, nothing is committed
 
     def _write(
-        self, results: list[dict[str, Any]], cps: list[Checkpoint], offsets: dict[int, int]
+        self, results: list[dict[str, Any]], cps: list[Delta], offsets: dict[int, int]
     ) -> None:
         started = time.perf_counter()
         self.producer.flush(30)  # dead letters and anomalies before the offsets move
         self.store.write_results(results)
-        self.store.save(self.topic, cps)
+        m.CHECKPOINT_BYTES.inc(self.store.save(self.topic, cps))
+        m.CHECKPOINT_DEVICES.inc(sum(len(c.changed) for c in cps))
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
         self.consumer.commit(offsets=tps, asynchronous=False)
         m.CHECKPOINT.observe(time.perf_counter() - started)
-        if time.monotonic() >= self.next_prune:
-            self.store.prune(self.topic)
-            self.next_prune = time.monotonic() + self.s.trainer_prune_seconds
 
     def _count(
         self, device: np.ndarray, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray

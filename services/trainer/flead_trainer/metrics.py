@@ -7,6 +7,8 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "ANOMALIES",
     "CHECKPOINT",
+    "CHECKPOINT_BYTES",
+    "CHECKPOINT_DEVICES",
     "CONSUMED",
     "DEAD",
     "DEVICES",
@@ -40,6 +42,12 @@ CHECKPOINT = Histogram(
     "flead_checkpoint_duration_seconds",
     "Time to write results, anomalies and checkpoints of one micro-batch",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CHECKPOINT_BYTES = Counter(
+    "flead_checkpoint_bytes_written", "BSON bytes of device states and manifests checkpointed"
+)
+CHECKPOINT_DEVICES = Counter(
+    "flead_checkpoint_devices_written", "Device states written by checkpoints (changed devices)"
 )
 DEVICE_READINGS = Counter("flead_device_readings", "Readings processed per device", ["device"])
 DEVICE_ANOMALIES = Counter("flead_device_anomalies", "Anomalies flagged per device", ["device"])

@@ -44,9 +44,6 @@ class TrainerSettings(KafkaSettings, MongoSettings):
     trainer_checkpoint_seconds: float = Field(
         default=1.0, gt=0, description="checkpoint (then commit) at most this long after a batch"
     )
-    trainer_prune_seconds: float = Field(
-        default=60.0, gt=0, description="how often superseded checkpoints are deleted"
-    )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
     trainer_features: str = Field(default=",".join(CHANNELS), description="model input features")
     trainer_seed: int = Field(default=0, description="seed of new device models")

@@ -20,6 +20,7 @@ BAD = {
     b'{"device": "5", "time": "noon", "values": {}}': "wrong_type:time",
     b'{"device": "5", "time": 1.0, "values": {"temperature": NaN}}': "non_finite:temperature",
     b'{"device": 5.5, "time": 1.0, "values": {}}': "wrong_type:device",
+    b'{"device": "5", "time": 1.0, "values": {"temperature": 1e300}}': "non_finite:temperature",
 }
 
 
