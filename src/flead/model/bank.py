@@ -124,7 +124,8 @@ class DeviceBank:
         return self.state.arrays["loss"][[self.state.slot[d] for d in devices]]
 
     def mark_sent(self, devices: Sequence[str], samples: Sequence[int] | np.ndarray) -> None:
-        """The devices' updates were delivered: subtract the samples they carried."""
+        """The devices' updates were delivered: subtract the samples they carried (their state
+        changed: a checkpoint that writes only changed devices must write them)."""
         slots = [self.state.slot[d] for d in devices if d in self.state.slot]
         sent = np.asarray(samples, np.int64)[[d in self.state.slot for d in devices]]
         a = self.state.arrays["samples"]
@@ -136,8 +137,9 @@ class DeviceBank:
         source = st.global_ if st.global_ is not None else st.init[: st.n_shared]
         return [a.copy() for a in source]
 
-    def adopt(self, version: Adoptable) -> int:
-        """Adopt a global version in one call; returns how many devices moved to it.
+    def adopt(self, version: Adoptable) -> list[str]:
+        """Adopt a global version in one call; returns the devices that moved to it (their
+        state changed: a checkpoint that writes only changed devices must write them).
 
         Raises SpecMismatch (one line naming both specs) when the version is of another model.
         Devices at another base version get the shared weights and restart the shared layers'
@@ -145,8 +147,8 @@ class DeviceBank:
         """
         if version.spec != self.spec:
             raise SpecMismatch(self.spec, version.spec)
-        moved = self.state.set_global(list(version.tensors), int(version.version))
-        return len(moved)
+        moved = set(self.state.set_global(list(version.tensors), int(version.version)).tolist())
+        return sorted(d for d, slot in self.state.slot.items() if slot in moved)
 
     def mean_loss(self, device: str | None = None) -> float:
         """Recent (EMA) training loss of one device, or the mean over all devices."""

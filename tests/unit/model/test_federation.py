@@ -68,7 +68,7 @@ def test_adopt_sets_the_body_and_keeps_what_is_personal() -> None:
     steps = st.wstep.copy()
     means = st.arrays["mean"].copy()
     glob = _const(bank, 0.01)
-    assert bank.adopt(_version(bank, glob, 7)) == 3
+    assert bank.adopt(_version(bank, glob, 7)) == ["1", "2", "3"]
     for d in bank.devices():
         slot = st.slot[d]
         for g, w, m in zip(glob, st.weights, st.m, strict=False):
@@ -98,12 +98,12 @@ def test_devices_already_at_the_version_keep_their_weights() -> None:
     restarted = DeviceBank(FEATURES)
     restarted.import_state("1", blob)
     before = restarted.local_update("1")
-    assert restarted.adopt(v3) == 0
+    assert restarted.adopt(v3) == []
     after = restarted.local_update("1")
     assert (after.samples, after.base_version) == (before.samples, 3)
     for a, b in zip(before.weights, after.weights, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert restarted.adopt(_version(bank, _const(bank, 0.0), 4)) == 1  # a newer one moves it
+    assert restarted.adopt(_version(bank, _const(bank, 0.0), 4)) == ["1"]  # a newer one moves it
 
 
 def test_a_version_of_another_spec_is_refused_in_one_line() -> None:
