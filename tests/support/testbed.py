@@ -200,6 +200,18 @@ def register_prometheus_target(read_testbed_env: dict[str, str]) -> Iterator[Cal
         p.unlink(missing_ok=True)
 
 
+def require_real_node(env: dict[str, str]) -> None:
+    """Skip when the bed was deliberately started without its real node (``TESTBED_NODE=0``);
+    fail when it should have one but has none."""
+    if "TESTBED_NODE_NAME" in env:
+        return
+    if os.environ.get("TESTBED_NODE") == "0":
+        pytest.skip("TESTBED_NODE=0: the test bed runs without its real node")
+    pytest.fail(
+        "the test bed has no real node (.testbed/env lacks TESTBED_NODE_*): restart it with testbed/up.sh"
+    )
+
+
 def real_node_placement(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Pod spec fields that put a pod onto the bed's real node: its nodeSelector and the
     toleration of its NoSchedule taint (``TESTBED_NODE_LABEL`` / ``TESTBED_NODE_TAINT``)."""

@@ -7,9 +7,20 @@ import json
 
 import pytest
 
-from tests.support.testbed import kubectl, real_node_placement, real_node_pod, unique
+from tests.support.testbed import (
+    kubectl,
+    real_node_placement,
+    real_node_pod,
+    require_real_node,
+    unique,
+)
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(autouse=True)
+def _real_node(read_testbed_env: dict[str, str]) -> None:
+    require_real_node(read_testbed_env)
 
 
 def test_real_node_is_ready_labelled_tainted_and_not_kwoks(

@@ -24,7 +24,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.testbed import REPO, kubectl, real_node_placement, run, unique, wait_until
+from tests.support.testbed import (
+    REPO,
+    kubectl,
+    real_node_placement,
+    require_real_node,
+    run,
+    unique,
+    wait_until,
+)
 
 pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(1800)]
 
@@ -94,10 +102,7 @@ def release(
 ) -> Iterator[Release]:
     """Images built and loaded, the chart installed on the real node, the samples applied."""
     env = read_testbed_env
-    if "TESTBED_NODE_NAME" not in env:
-        pytest.fail(
-            "the test bed runs without its real node (TESTBED_NODE=0?): cluster-e2e needs it"
-        )
+    require_real_node(env)
     images = str(REPO / "scripts" / "images.sh")
     run([images, "build", *COMPONENTS], timeout=2700)
     run([images, "load", *COMPONENTS], timeout=900)
