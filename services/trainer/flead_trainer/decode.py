@@ -43,6 +43,17 @@ class Decoded:
     def __len__(self) -> int:
         return len(self.device)
 
+    def rows(self, keep: np.ndarray) -> Decoded:
+        """Only the rows where `keep` is True (dead letters unchanged)."""
+        return Decoded(
+            self.device[keep],
+            self.time[keep],
+            self.values[keep],
+            self.partition[keep],
+            self.offset[keep],
+            self.dead,
+        )
+
 
 def decode_batch(records: Sequence[Raw], features: Sequence[str]) -> Decoded:
     """Decode every record; a record that fails goes to `dead` with its reason, the rest stay in order.

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from flead.logging import get_logger
 from flead.model import DeviceBank
 from flead_trainer import metrics as m
+from flead_trainer.assignment import Assignment, AssignmentFile, OncePer, select
 from flead_trainer.batch import (
     anomaly_docs,
     first_offsets,
@@ -22,7 +23,7 @@ from flead_trainer.batch import (
     result_docs,
 )
 from flead_trainer.client import AggregatorClient
-from flead_trainer.decode import Raw, decode_batch
+from flead_trainer.decode import Decoded, Raw, decode_batch
 from flead_trainer.federate import Federator
 from flead_trainer.kafka_io import resume_positions
 from flead_trainer.publish import publish_anomalies, publish_dead
@@ -32,6 +33,7 @@ from flead_trainer.store import Delta, DeviceState, TrainerStore
 __all__ = ["Trainer"]
 
 log = get_logger(__name__)
+UNSERVED_LOG_SECONDS = 60.0  # one log line per unserved device per minute at most
 
 
 class Trainer:
@@ -59,6 +61,10 @@ class Trainer:
         self.changed: set[str] = set()  # devices whose state changed since the last checkpoint
         self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
+        self.assignment = Assignment()  # every device until the operator's file says otherwise
+        self._assignment_file = AssignmentFile(s.trainer_assignment_file)
+        self._next_assignment = 0.0
+        self._unserved_log = OncePer(UNSERVED_LOG_SECONDS)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._inflight: Future[None] | None = None
 
@@ -70,6 +76,7 @@ class Trainer:
             for device, state in cp.devices.items():
                 self.restore_device(device, state)
                 self.owner[device] = cp.partition
+        self.refresh_assignment(strict=True)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
         )
@@ -93,6 +100,8 @@ class Trainer:
                 log.warning("consume error", error=str(msg.error()))
                 continue
             records.append(Raw(msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value()))
+        if time.monotonic() >= self._next_assignment:
+            self.refresh_assignment()
         if records:
             self._process(records)
         if time.monotonic() >= self.next_checkpoint:
@@ -105,6 +114,7 @@ class Trainer:
         publish_dead(self.producer, self.s.dead_letter_topic, self.topic, d.dead)
         for dead in d.dead:
             m.DEAD.labels(dead.reason.split(":")[0]).inc()
+        d = self._served(d)
         started = time.perf_counter()
         if len(d):
             res = self.bank.process(d.device, d.time, d.values)
@@ -157,6 +167,50 @@ class Trainer:
             self._inflight = self._writer.submit(self._write, results, cps, offsets)
         if wait:
             self._drain()
+
+    def refresh_assignment(self, strict: bool = False) -> None:
+        """Re-read the operator's assignment; devices it no longer lists leave the bank and the
+        checkpoint. A bad file keeps the current assignment (raises when `strict`, at start)."""
+        self._next_assignment = time.monotonic() + self.s.trainer_assignment_poll_seconds
+        try:
+            new = self._assignment_file.read()
+        except (OSError, ValueError) as exc:
+            if strict:
+                raise
+            log.error("assignment unreadable, keeping the current one", error=str(exc))
+            return
+        if new is None:
+            return
+        self.assignment = new
+        gone = sorted(d for d in self.owner if not new.keeps(d))
+        for device in gone:
+            self.bank.remove(device)
+            self.dropped.setdefault(self.owner.pop(device), set()).add(device)
+            self.changed.discard(device)
+        m.DEVICES.set(len(self.owner))
+        served = sum(new.serves(d) for d in new.devices) if new.devices is not None else None
+        log.info("assignment", revision=new.revision, devices=served, dropped=gone[:20])
+
+    def _served(self, d: Decoded) -> Decoded:
+        """The rows of devices this trainer serves, with the features a device does not report
+        ignored (NaN); other rows are counted and logged once a minute per device."""
+        sel = select(d.device, self.s.features, self.assignment)
+        if sel.refused:
+            now = time.monotonic()
+            for reason, k in Counter(sel.refused[x] for x in d.device[~sel.keep]).items():
+                m.UNSERVED.labels(reason.value).inc(k)
+            for device, reason in sel.refused.items():
+                if self._unserved_log.due(device, now):
+                    log.warning(
+                        "reading of a device this trainer does not serve",
+                        device=device,
+                        reason=reason.value,
+                        group=self.s.partition_group,
+                    )
+            d = d.rows(sel.keep)
+        if sel.mask.any():
+            d.values[sel.mask[sel.keep]] = np.nan
+        return d
 
     def device_state(self, device: str) -> DeviceState:
         """What the checkpoint keeps of a device: its model, plus one named part per other owner

@@ -19,6 +19,7 @@ __all__ = [
     "GLOBAL_VERSION",
     "LAG",
     "TRAINING",
+    "UNSERVED",
     "UPDATES_SENT",
 ]
 
@@ -48,6 +49,11 @@ CHECKPOINT_BYTES = Counter(
 )
 CHECKPOINT_DEVICES = Counter(
     "flead_checkpoint_devices_written", "Device states written by checkpoints (changed devices)"
+)
+UNSERVED = Counter(
+    "flead_unserved_readings",
+    "Readings of devices this trainer does not serve (paused, or not assigned to its group)",
+    ["reason"],
 )
 DEVICE_READINGS = Counter("flead_device_readings", "Readings processed per device", ["device"])
 DEVICE_ANOMALIES = Counter("flead_device_anomalies", "Anomalies flagged per device", ["device"])

@@ -44,6 +44,14 @@ class TrainerSettings(KafkaSettings, MongoSettings):
     trainer_checkpoint_seconds: float = Field(
         default=1.0, gt=0, description="checkpoint (then commit) at most this long after a batch"
     )
+    trainer_assignment_file: str = Field(
+        default="",
+        description="the operator's device assignment (a mounted ConfigMap); empty = serve every "
+        "device on the partitions",
+    )
+    trainer_assignment_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often the assignment file is re-read"
+    )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
     trainer_features: str = Field(default=",".join(CHANNELS), description="model input features")
     trainer_seed: int = Field(default=0, description="seed of new device models")
