@@ -52,9 +52,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> 
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     tune(settings, cfg)
-    metrics = OperatorMetrics()
-    if cfg.metrics_port:
-        serve_metrics(cfg.metrics_port)
+    if "metrics" not in memo:  # kopf retries a failed start-up: register and serve only once
+        memo.metrics = OperatorMetrics()
+        if cfg.metrics_port:
+            serve_metrics(cfg.metrics_port)
+    metrics = memo.metrics
     kube = Kube(load_configuration(cfg.api_concurrency), metrics, cfg.request_timeout_seconds)
     memo.reconciler = Reconciler(cfg, kube, metrics, kwargs["fd_index"], kwargs["trainer_index"])
     memo.reconciler.start()

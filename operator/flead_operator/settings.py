@@ -42,7 +42,7 @@ class OperatorSettings(BaseSettings):
 
     # Trainer Deployments
     trainer_image: str = Field(
-        default="ghcr.io/flead/flead-trainer:0.1.0",
+        default="flead-trainer:0.1.0",
         min_length=1,
         description="trainer container image",
     )

@@ -1,0 +1,34 @@
+"""kopf wiring: a start-up that fails and is retried by kopf can still succeed later."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import kopf
+import pytest
+from kubernetes.config import ConfigException
+from prometheus_client import CollectorRegistry
+
+from flead_operator import handlers
+
+pytestmark = pytest.mark.unit
+
+
+def test_retried_startup_registers_metrics_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """A second start-up attempt fails for the same reason as the first (no cluster credentials),
+    not with 'Duplicated timeseries': the metrics are registered once per process."""
+    registry = CollectorRegistry()
+    monkeypatch.setattr(
+        handlers, "OperatorMetrics", functools.partial(handlers.OperatorMetrics, registry)
+    )
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path}/missing.kubeconfig")
+    monkeypatch.setenv("FLEAD_OPERATOR_METRICS_PORT", "0")
+    memo = kopf.Memo()
+    for _attempt in range(2):
+        with pytest.raises(ConfigException):
+            asyncio.run(handlers.startup(settings=kopf.OperatorSettings(), memo=memo))
+    assert registry.get_sample_value("flead_operator_devices") == 0
