@@ -42,6 +42,9 @@ class _NoTransport:
     def send(self, update: Update) -> Any:
         raise NotImplementedError
 
+    def send_many(self, updates: Sequence[Update]) -> Any:
+        raise NotImplementedError
+
     def fetch(self, have: int | None) -> ModelVersion | None:
         return None
 

@@ -52,7 +52,7 @@ async def local_update(
     body = await _read_body(request, request.app.state.settings.aggregator_max_body_bytes)
     kind = request.headers.get("content-type", BINARY).split(";")[0].strip().lower()
     if kind == "application/json":
-        parsed = parse_json(body, idempotency_key)
+        parsed = [parse_json(body, idempotency_key)]
     elif kind in (BINARY, ""):
         parsed = parse_binary(body, idempotency_key)
     else:

@@ -74,12 +74,37 @@ def _loss(value: object) -> float | None:
     return float(value)
 
 
-def parse_binary(body: bytes, key: str | None) -> Update:
-    """Decode a flead.wire blob whose metadata holds device, samples, base_version (loss, devices)."""
+def parse_binary(body: bytes, key: str | None) -> list[Update]:
+    """Decode a flead.wire blob: one update (metadata: device, samples, base_version, loss,
+    devices, via) or a bundle (metadata `updates`: one such entry per update, tensors stacked)."""
     try:
         arrays, meta = decode_arrays(body)
     except WireError as exc:
         raise UpdateRejected("format", "body", str(exc)) from exc
+    via = meta.get("via") or ""
+    if not isinstance(via, str) or len(via) > 256:
+        raise UpdateRejected("via", "via", "via must name the sending trainer (<= 256 chars)")
+    via = _utf8(via, "via")
+    entries = meta.get("updates")
+    if entries is None:
+        return [_one(meta, list(arrays), key, via)]
+    if not isinstance(entries, list) or not 1 <= len(entries) <= 100_000:
+        raise UpdateRejected("updates", "updates", "updates must be a list of 1-100000 entries")
+    k = len(entries)
+    if any(a.ndim < 1 or a.shape[0] != k for a in arrays):
+        raise UpdateRejected("shape", "weights", f"a bundle's tensors must be stacked [{k}, ...]")
+    out = []
+    for i, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise UpdateRejected("updates", "updates", "each entry must be an object")
+            out.append(_one(entry, [a[i] for a in arrays], None, via))
+        except UpdateRejected as exc:
+            raise UpdateRejected(exc.reason, f"updates[{i}].{exc.field}", exc.message) from exc
+    return out
+
+
+def _one(meta: Mapping[str, Any], arrays: list[np.ndarray], key: str | None, via: str) -> Update:
     device = meta.get("device")
     if not isinstance(device, str) or not device or len(device) > 256:
         raise UpdateRejected("device", "device", "metadata must name the device (1-256 chars)")
@@ -88,16 +113,13 @@ def parse_binary(body: bytes, key: str | None) -> Update:
         raise UpdateRejected(
             "devices", "devices", f"devices must be an integer >= 1, got {devices!r}"
         )
-    via = meta.get("via") or ""
-    if not isinstance(via, str) or len(via) > 256:
-        raise UpdateRejected("via", "via", "via must name the sending trainer (<= 256 chars)")
     return Update(
         update_id=_update_id(key, meta.get("update_id")),
-        via=_utf8(via, "via"),
+        via=via,
         sender=_utf8(device, "device"),
         samples=_int(meta, "samples"),
         base_version=_int(meta, "base_version"),
-        tensors=list(arrays),
+        tensors=arrays,
         loss=_loss(meta.get("loss")),
         devices=devices,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -112,45 +112,52 @@ class Coordinator:
             self._set_gauges()
             log.info("coordinator started", version=rec.version, pending=strategy.pending)
 
-    def submit(self, update: Update) -> tuple[str, dict[str, Any]]:
-        """Validate, store, then fold in one update; raises UpdateRejected with the reason."""
-        update = replace(update, received_at=self._clock())
+    def submit(self, updates: Update | Sequence[Update]) -> tuple[str, dict[str, Any]]:
+        """Validate, store, then fold in one update or a bundle; raises UpdateRejected with the
+        reason (for a bundle the field names the entry, `updates[i]....`, and nothing is kept)."""
+        now = self._clock()
+        batch = [
+            replace(u, received_at=now)
+            for u in ([updates] if isinstance(updates, Update) else updates)
+        ]
         with self._lock:  # in memory only: validation against the current version
-            if self.strategy.holds(update.update_id):
-                return self._duplicate(update)
-            try:
-                self.strategy.check(update)
-            except UpdateRejected as exc:
-                m.UPDATES.labels(exc.outcome).inc()
-                raise
-        if not self.store.put_update(update):  # durable before anyone hears 202
-            return self._duplicate(update)
+            fresh = [u for u in batch if not self.strategy.holds(u.update_id)]
+            for u in fresh:
+                try:
+                    self.strategy.check(u)
+                except UpdateRejected as exc:
+                    m.UPDATES.labels(exc.outcome).inc()
+                    if len(batch) == 1:
+                        raise
+                    raise UpdateRejected(
+                        exc.reason, f"updates[{batch.index(u)}].{exc.field}", exc.message
+                    ) from exc
+        stored = [u for u in fresh if self.store.put_update(u)]  # durable before anyone hears 202
+        m.UPDATES.labels("duplicate").inc(len(batch) - len(stored))
+        if not stored:
+            return "duplicate", {"status": "duplicate", "update_id": batch[0].update_id,
+                                 "version": self.current.version}  # fmt: skip
         with self._lock:
+            for u in stored:
+                try:
+                    staleness = self.strategy.accept(u)
+                except UpdateRejected as exc:  # the version moved on since the check
+                    self.store.mark_aggregated([u.update_id], DROPPED)
+                    m.UPDATES.labels(exc.outcome).inc()
+                    if len(batch) == 1:
+                        raise
+                    continue
+                m.UPDATES.labels("accepted").inc()
+                m.STALENESS.observe(staleness)
             try:
-                staleness = self.strategy.accept(update)
-            except UpdateRejected as exc:  # the version moved on since the check
-                self.store.mark_aggregated([update.update_id], DROPPED)
-                m.UPDATES.labels(exc.outcome).inc()
-                raise
-            m.UPDATES.labels("accepted").inc()
-            m.STALENESS.observe(staleness)
-            try:
-                self._close_if_due(update.received_at)
-            except Exception:  # the update is durable; the timer retries the round
+                self._close_if_due(now)
+            except Exception:  # the updates are durable; the timer retries the round
                 log.exception("round failed after an accepted update")
             self._set_gauges()
             return "accepted", {
-                "status": "accepted", "update_id": update.update_id,
+                "status": "accepted", "update_id": batch[0].update_id, "accepted": len(stored),
                 "version": self.current.version, "pending": self.strategy.pending,
             }  # fmt: skip
-
-    def _duplicate(self, update: Update) -> tuple[str, dict[str, Any]]:
-        m.UPDATES.labels("duplicate").inc()
-        return "duplicate", {
-            "status": "duplicate",
-            "update_id": update.update_id,
-            "version": self.current.version,
-        }
 
     def tick(self) -> int | None:
         """Close a round (or flush the buffer) whose timeout passed."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 
-from flead.federation import ModelVersion, Outcome, Update, etag_of
+from flead.federation import ModelVersion, Outcome, Update, bundle_blob, etag_of
 from flead.logging import get_logger
 from flead.wire import WireError
 
@@ -22,11 +24,16 @@ class AggregatorClient:
 
     def send(self, update: Update) -> Outcome:
         """POST one update (its id as the Idempotency-Key)."""
-        headers = {"Content-Type": "application/octet-stream", "Idempotency-Key": update.update_id}
+        return self._post(update.to_blob(), {"Idempotency-Key": update.update_id}, update.update_id)
+
+    def send_many(self, updates: Sequence[Update]) -> Outcome:
+        """POST a bundle of updates in one request (each entry carries its own id)."""
+        return self._post(bundle_blob(updates), {}, updates[0].update_id)
+
+    def _post(self, body: bytes, extra: dict[str, str], update_id: str) -> Outcome:
+        headers = {"Content-Type": "application/octet-stream", **extra}
         try:
-            response = self.http.post(
-                "/api/local-update", content=update.to_blob(), headers=headers
-            )
+            response = self.http.post("/api/local-update", content=body, headers=headers)
         except httpx.HTTPError:
             return Outcome.ERROR
         if response.status_code == 202:
@@ -35,7 +42,7 @@ class AggregatorClient:
             return Outcome.DUPLICATE
         if response.status_code == 422:
             detail = response.json().get("detail", {})
-            log.warning("update refused", update_id=update.update_id, **detail)
+            log.warning("update refused", update_id=update_id, **detail)
             return Outcome.STALE if detail.get("reason") == "stale" else Outcome.REJECTED
         return Outcome.ERROR
 

@@ -11,6 +11,7 @@ from flead.federation.strategy import (
     SyncFedAvg,
     SyncRobust,
     Update,
+    bundle_blob,
     make_strategy,
 )
 from flead.federation.transport import LocalTransport
@@ -48,6 +49,7 @@ __all__ = [
     "Transport",
     "Update",
     "UpdateRejected",
+    "bundle_blob",
     "etag_of",
     "make_strategy",
     "outcome_of",

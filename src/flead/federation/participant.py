@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from flead.federation.strategy import Update
+from flead.federation.strategy import Update, bundle_blob
 from flead.federation.version import Granularity, ModelVersion
 from flead.model import DeviceBank
 
@@ -49,6 +49,7 @@ class Transport(Protocol):
     """How a participant reaches the strategy: HTTP in the services, in-memory in `flead simulate`."""
 
     def send(self, update: Update) -> Outcome: ...
+    def send_many(self, updates: Sequence[Update]) -> Outcome: ...
     def fetch(self, have: int | None) -> ModelVersion | None: ...
 
 
@@ -157,9 +158,19 @@ class Participant:
         )  # fmt: skip
 
     def tick(self, now: float) -> list[Sent]:
-        """Send the due devices' updates; stops at the first undelivered one (samples kept)."""
+        """Send the due devices' updates: partial aggregates one by one (stopping at the first
+        undelivered one), per-device updates as one bundle; undelivered samples are kept."""
+        built = self.updates(self.due(now))
+        if len(built) > 1 and self.granularity is Granularity.PER_DEVICE:
+            outcome = self.transport.send_many([u for u, _, _ in built])
+            size = len(bundle_blob([u for u, _, _ in built])) if outcome.delivered else 0
+            if outcome.delivered:
+                for _, devices, samples in built:
+                    self.bank.mark_sent(devices, samples)
+                self.last = now
+            return [Sent(u, outcome, size if i == 0 else 0) for i, (u, _, _) in enumerate(built)]
         sent: list[Sent] = []
-        for update, devices, samples in self.updates(self.due(now)):
+        for update, devices, samples in built:
             outcome = self.transport.send(update)
             sent.append(Sent(update, outcome, len(update.to_blob()) if outcome.delivered else 0))
             if not outcome.delivered:

@@ -27,6 +27,7 @@ __all__ = [
     "SyncFedAvg",
     "SyncRobust",
     "Update",
+    "bundle_blob",
     "make_strategy",
 ]
 
@@ -95,6 +96,23 @@ class Update:
             "via": self.via,
         }  # fmt: skip
         return encode_arrays([np.asarray(t, np.float32) for t in self.tensors], meta)
+
+
+def bundle_blob(updates: Sequence[Update]) -> bytes:
+    """Several updates of one participant as ONE flead.wire blob: each tensor stacked [K, *shape],
+    one metadata entry per update (what a trainer sends per round for a robust rule)."""
+    if not updates:
+        raise ValueError("an empty bundle")
+    entries = [
+        {"update_id": u.update_id, "device": u.sender, "samples": int(u.samples),
+         "base_version": int(u.base_version), "loss": u.loss, "devices": u.devices}
+        for u in updates
+    ]  # fmt: skip
+    stacked = [
+        np.stack([np.asarray(u.tensors[j], np.float32) for u in updates])
+        for j in range(len(updates[0].tensors))
+    ]
+    return encode_arrays(stacked, {"via": updates[0].via, "updates": entries})
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from flead.federation.participant import Outcome
@@ -31,6 +31,20 @@ class LocalTransport:
         if self.strategy.due(now):
             self.flush(now)
         return Outcome.ACCEPTED
+
+    def send_many(self, updates: Sequence[Update]) -> Outcome:
+        """A bundle: every update accepted (a refused one is skipped), then the round checked once."""
+        now = self.clock()
+        outcomes = []
+        for u in updates:
+            try:
+                self.strategy.accept(replace(u, received_at=now))
+                outcomes.append(Outcome.ACCEPTED)
+            except UpdateRejected as exc:
+                outcomes.append(Outcome(exc.outcome))
+        if self.strategy.due(now):
+            self.flush(now)
+        return Outcome.ACCEPTED if Outcome.ACCEPTED in outcomes else outcomes[0]
 
     def flush(self, now: float) -> None:
         """Close the round now if it holds anything (the service's round timer)."""

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from flead.data.records import CHANNELS
-from flead.federation import Granularity, ModelVersion
+from flead.federation import Granularity, ModelVersion, Update, bundle_blob
 from flead.model import ModelSpec
 from flead.wire import decode_arrays, encode_arrays
 from tests.integration.services.conftest import TOKEN, Bed, free_port, start_aggregator
@@ -141,6 +141,18 @@ def test_a_partial_aggregate_counts_its_samples_and_sender(server: tuple[Bed, st
     )
     assert r.status_code == 422
     assert r.json()["detail"]["field"] == "devices"
+
+
+def test_a_bundle_stores_every_entry_once(server: tuple[Bed, str]) -> None:
+    """A per-device bundle is one request: 202, one stored update per entry, a resend 200."""
+    b, url = server
+    ups = [Update(f"bun-{i}", f"dev{i}", 3, 0, shapes_like(0.01), via="g9") for i in range(4)]
+    first = httpx.post(f"{url}/api/local-update", content=bundle_blob(ups), headers=WRITE)
+    again = httpx.post(f"{url}/api/local-update", content=bundle_blob(ups), headers=WRITE)
+    assert (first.status_code, again.status_code) == (202, 200)
+    with b.mongo() as client:
+        stored = client[b.db]["updates"].count_documents({"_id": {"$regex": "^bun-"}})
+    assert stored == 4
 
 
 def test_a_trainer_of_another_spec_refuses_to_start(server: tuple[Bed, str]) -> None:

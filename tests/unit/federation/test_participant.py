@@ -3,6 +3,8 @@ their samples, per-device updates for robust rules, adoption on (re)start."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from flead.federation import (
     Rule,
     StrategyConfig,
     Update,
+    bundle_blob,
     make_strategy,
 )
 from flead.model import DeviceBank
@@ -31,6 +34,10 @@ class Down:
 
     def send(self, update: Update) -> Outcome:
         self.sent.append(update)
+        return Outcome.ERROR
+
+    def send_many(self, updates: Sequence[Update]) -> Outcome:
+        self.sent.extend(updates)
         return Outcome.ERROR
 
     def fetch(self, have: int | None) -> ModelVersion | None:
@@ -123,8 +130,9 @@ def test_a_failed_send_keeps_the_samples_and_is_resent_with_the_same_id() -> Non
     assert down.sent[0].update_id == down.sent[1].update_id
 
 
-def test_a_robust_strategy_gets_one_update_per_device() -> None:
-    """Granularity PER_DEVICE (median): after adopting, a tick sends each device's own update."""
+def test_a_robust_strategy_gets_one_update_per_device_in_one_bundle() -> None:
+    """Granularity PER_DEVICE (median): after adopting, a tick sends each device's own update,
+    all in one bundle (one message, counted once as the trainer's contribution)."""
     _, transport, p = local(StrategyConfig(rule=Rule.MEDIAN, min_updates=10, max_norm=None))
     p.bank.state.global_ = None  # pretend a fresh start: sync adopts whatever is served
     assert p.sync() is not None
@@ -132,6 +140,7 @@ def test_a_robust_strategy_gets_one_update_per_device() -> None:
     assert sorted(s.update.sender for s in sent) == ["1", "2", "3"]
     assert all((s.update.devices, s.update.via) == (1, "g0") for s in sent)
     assert transport.strategy.pending == 3
+    assert sum(s.nbytes for s in sent) == len(bundle_blob([s.update for s in sent]))
 
 
 def test_sync_adopts_on_start_even_an_equal_version() -> None:

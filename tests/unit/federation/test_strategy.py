@@ -11,6 +11,7 @@ from flead.federation import (
     ModelVersion,
     Policy,
     Rule,
+    Strategy,
     StrategyConfig,
     SyncFedAvg,
     SyncRobust,
@@ -37,7 +38,7 @@ def up(uid: str, value: float, samples: int = 10, base: int = 0, at: float = 0.0
                   loss=1.0, received_at=at)  # fmt: skip
 
 
-def advance(s: SyncFedAvg | SyncRobust | FedBuff, now: float = 1.0) -> ModelVersion:
+def advance(s: Strategy, now: float = 1.0) -> ModelVersion:
     """Close the round and adopt the result (what the services do once it is stored)."""
     closed = s.close(now)
     assert closed is not None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from flead.federation import ModelVersion
+from flead.federation import ModelVersion, Update, bundle_blob
 from flead.wire import decode_arrays
 from tests.unit.services.aggregator.helpers import SPEC, auth, blob, make_app, token, weights
 
@@ -104,6 +104,28 @@ def test_round_closes_at_min_updates_and_history_has_lineage(client: TestClient)
     served = ModelVersion.from_blob(client.get("/api/global-model").content)
     assert (served.version, served.spec) == (1, SPEC)
     np.testing.assert_allclose(served.tensors[0], 0.4, rtol=1e-6)
+
+
+def test_a_bundle_of_device_updates_is_one_request(client: TestClient) -> None:
+    """A trainer's per-device bundle: 202 with every entry stored, a resend is 200 duplicate,
+    and a bad entry refuses the bundle with 422 naming the entry and its field."""
+
+    def bundle(prefix: str, bad: int | None = None) -> bytes:
+        ups = [Update(f"{prefix}{i}", f"d{i}", 5, 0, weights(0.1), via="g1") for i in range(3)]
+        if bad is not None:
+            nan = [np.full_like(w, np.nan) for w in weights()]
+            ups[bad] = Update(f"{prefix}{bad}", "dx", 5, 0, nan, via="g1")
+        return bundle_blob(ups)
+
+    first = client.post("/api/local-update", content=bundle("b"), headers=auth())
+    assert (first.status_code, first.json()["accepted"]) == (202, 3)
+    assert client.post("/api/local-update", content=bundle("b"), headers=auth()).status_code == 200
+    assert client.get("/api/status").json()["pending_updates"] == 3
+    bad = client.post("/api/local-update", content=bundle("c", bad=1), headers=auth())
+    assert bad.status_code == 422
+    assert bad.json()["detail"]["field"] == "updates[1].weights[0]"
+    assert bad.json()["detail"]["reason"] == "non_finite"
+    assert client.get("/api/status").json()["pending_updates"] == 3
 
 
 def test_json_update_is_accepted(client: TestClient) -> None:
