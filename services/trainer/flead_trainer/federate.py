@@ -60,6 +60,11 @@ class Federator:
         if any(n > 0 for _, n in counts):
             self.participant.learned(time.monotonic())
 
+    def changed(self) -> set[str]:
+        """Devices whose state federation changed since the last call (samples spent by a send,
+        shared layers moved by an adoption): a changed-only checkpoint must write them too."""
+        return self.participant.drain_changed()
+
     def tick(self) -> None:
         """Send the due updates (backing off while the aggregator is unreachable), then poll."""
         now = time.monotonic()

@@ -107,6 +107,7 @@ class Trainer:
         if time.monotonic() >= self.next_checkpoint:
             self.checkpoint()
         self.fed.tick()
+        self.changed.update(self.fed.changed())  # sends and adoptions change device state too
         return len(records)
 
     def _process(self, records: list[Raw]) -> None:

@@ -85,6 +85,7 @@ class Participant:
         self.cadence = cadence or Cadence()
         self.granularity = Granularity.PARTIAL
         self.last: float | None = None
+        self.changed: set[str] = set()  # devices whose state a send or an adoption changed
 
     @property
     def version(self) -> int:
@@ -167,6 +168,7 @@ class Participant:
             if outcome.delivered:
                 for _, devices, samples in built:
                     self.bank.mark_sent(devices, samples)
+                    self.changed.update(devices)
                 self.last = now
             return [Sent(u, outcome, size if i == 0 else 0) for i, (u, _, _) in enumerate(built)]
         sent: list[Sent] = []
@@ -176,8 +178,14 @@ class Participant:
             if not outcome.delivered:
                 break
             self.bank.mark_sent(devices, samples)
+            self.changed.update(devices)
             self.last = now
         return sent
+
+    def drain_changed(self) -> set[str]:
+        """The devices whose state a send or an adoption changed since the last call."""
+        changed, self.changed = self.changed, set()
+        return changed
 
     def sync(self) -> ModelVersion | None:
         """Adopt the strategy's current version if the bank has not got it; returns it if adopted.
@@ -190,6 +198,6 @@ class Participant:
         model = self.transport.fetch(self.version if self.bank.adopted else None)
         if model is None or (self.bank.adopted and model.version <= self.version):
             return None
-        self.bank.adopt(model)
+        self.changed.update(self.bank.adopt(model))
         self.granularity = model.granularity
         return model

@@ -154,3 +154,16 @@ def test_sync_adopts_on_start_even_an_equal_version() -> None:
     assert p.sync() is not None
     assert bank.adopted
     assert p.sync() is None
+
+
+def test_sends_and_adoptions_report_the_devices_they_changed() -> None:
+    """drain_changed() names the devices a delivered send or an adoption changed, once."""
+    bank, transport, p = local()
+    p.drain_changed()
+    p.tick(100.0)  # delivered, and the round (min_updates=1) closed: version 1 is served
+    assert p.drain_changed() == {"1", "2", "3"}
+    assert p.drain_changed() == set()
+    bank.add("4")  # joins at version 0, like the others
+    p.sync()  # adopting version 1 moves every device not yet based on it
+    assert p.drain_changed() == {"1", "2", "3", "4"}
+    assert bank.version == 1
