@@ -158,7 +158,7 @@ def test_sync_adopts_on_start_even_an_equal_version() -> None:
 
 def test_sends_and_adoptions_report_the_devices_they_changed() -> None:
     """drain_changed() names the devices a delivered send or an adoption changed, once."""
-    bank, transport, p = local()
+    bank, _, p = local()
     p.drain_changed()
     p.tick(100.0)  # delivered, and the round (min_updates=1) closed: version 1 is served
     assert p.drain_changed() == {"1", "2", "3"}
