@@ -220,6 +220,11 @@ main() {
   BED_NODE_IP=""
   if node_enabled; then record_node_ip; fi
   check_ports
+  if node_enabled; then
+    # The apiserver will listen on every address: only this machine (and later its pods) may connect.
+    iptables_guard_up "$BED_NODE_IP" >"$LOGS/node-network.log" 2>&1 ||
+      fail node "iptables (testbed/lib/node.sh iptables_guard_up)" "$LOGS/node-network.log" "cannot set up the inbound guard"
+  fi
   fingerprint >"$STATE/fingerprint"
   echo "$STATE" >"$ACTIVE_FILE"
   trap cleanup_on_failure EXIT
