@@ -84,8 +84,11 @@ def trainer_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str,
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="device_changed")
 @kopf.on.event("apps", "v1", "deployments", labels=TRAINERS, id="trainer_changed")
-def changed(namespace: str | None, memo: Any, **_: Any) -> None:
-    """Any change of a device or trainer: regroup its namespace (debounced)."""
+async def changed(namespace: str | None, memo: Any, **_: Any) -> None:
+    """Any change of a device or trainer: regroup its namespace (debounced).
+
+    Async on purpose: kopf runs sync handlers in worker threads, and an asyncio.Event set from
+    another thread does not wake the reconciler's loop (changes then waited for the resync)."""
     memo.reconciler.mark(namespace or "")
 
 

@@ -32,3 +32,9 @@ def test_retried_startup_registers_metrics_once(
         with pytest.raises(ConfigException):
             asyncio.run(handlers.startup(settings=kopf.OperatorSettings(), memo=memo))
     assert registry.get_sample_value("flead_operator_devices") == 0
+
+
+def test_change_handler_runs_on_the_event_loop() -> None:
+    """kopf runs sync handlers in threads; the change trigger must be async so that waking the
+    reconciler (an asyncio.Event) happens on its own loop, or changes wait for the resync."""
+    assert asyncio.iscoroutinefunction(handlers.changed)
