@@ -7,7 +7,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CommonSettings", "KafkaSettings", "MongoSettings"]
+from flead.data.records import CHANNELS
+from flead.model.spec import ModelSpec
+
+__all__ = ["CommonSettings", "KafkaSettings", "ModelSettings", "MongoSettings"]
 
 
 class CommonSettings(BaseSettings):
@@ -54,3 +57,25 @@ class MongoSettings(CommonSettings):
         description="MongoDB connection string",
     )
     mongodb_database: str = Field(default="flead", description="database name")
+
+
+class ModelSettings(CommonSettings):
+    """The model's shape contract: trainers and the aggregator read the same two variables."""
+
+    model_features: str = Field(
+        default=",".join(CHANNELS),
+        description="model input features (comma list); every trainer and the aggregator agree",
+    )
+    model_seed: int = Field(
+        default=0, description="seed of the initial global model (version 0) and new devices"
+    )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's input features as a tuple."""
+        return tuple(f.strip() for f in self.model_features.split(",") if f.strip())
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model every process of this deployment runs (the architecture's defaults)."""
+        return ModelSpec.of(self.features, seed=self.model_seed)

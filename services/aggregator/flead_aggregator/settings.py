@@ -6,15 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
-from flead.data.records import CHANNELS
 from flead.federation import Policy, Rule, RuleParams, StrategyConfig
-from flead.model import ModelSpec
-from flead.settings import MongoSettings
+from flead.settings import ModelSettings, MongoSettings
 
 __all__ = ["AggregatorSettings", "load_settings"]
 
 
-class AggregatorSettings(MongoSettings):
+class AggregatorSettings(MongoSettings, ModelSettings):
     """One validated settings object for the aggregator process, from FLEAD_* variables."""
 
     aggregator_host: str = Field(default="0.0.0.0", description="address the API listens on")
@@ -65,24 +63,6 @@ class AggregatorSettings(MongoSettings):
     aggregator_max_body_bytes: int = Field(
         default=16 << 20, ge=1024, description="largest accepted request body (413 beyond)"
     )
-    aggregator_features: str = Field(
-        default=",".join(CHANNELS),
-        description="model input features (comma list), fixes the shapes",
-    )
-    aggregator_seed: int = Field(
-        default=0, description="seed of the initial global model (version 0)"
-    )
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """The model's input features as a tuple."""
-        return tuple(f.strip() for f in self.aggregator_features.split(",") if f.strip())
-
-    @property
-    def spec(self) -> ModelSpec:
-        """The model every trainer must run (features and seed; the architecture's defaults)."""
-        return ModelSpec.of(self.features, seed=self.aggregator_seed)
-
     @property
     def strategy(self) -> StrategyConfig:
         """The federation strategy these settings describe."""
