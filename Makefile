@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
 	test -x .venv/bin/python || python3.11 -m venv .venv || /root/.pyenv/versions/3.11.7/bin/python -m venv .venv
