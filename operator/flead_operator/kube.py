@@ -1,4 +1,4 @@
-"""The three writes the operator makes, over the kubernetes client, each counted by verb."""
+"""The writes the operator makes (trainers, their device ConfigMaps, statuses), counted by verb."""
 
 from __future__ import annotations
 
@@ -50,10 +50,8 @@ class Kube:
             _request_timeout=self._timeout,
         )
 
-    def apply_deployment(self, body: dict[str, Any]) -> None:
-        """Create or update a Deployment with server-side apply (idempotent, no read needed)."""
-        meta = body["metadata"]
-        path = f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}"
+    def _apply(self, path: str, body: dict[str, Any]) -> None:
+        """Server-side apply: create or update, idempotent, no read needed."""
         self._call(
             "apply",
             "PATCH",
@@ -64,15 +62,34 @@ class Kube:
             force="true",
         )
 
-    def delete_deployment(self, namespace: str, name: str) -> None:
-        """Delete a trainer Deployment; its ReplicaSets and pods follow in the background."""
-        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    def _delete(self, path: str, body: dict[str, Any] | None) -> None:
+        """Delete; 404 (already gone) is not an error."""
         try:
             self._call("delete", "DELETE", path, body, "application/json")
         except ApiException as error:
             if error.status != 404:
                 raise
+
+    def apply_deployment(self, body: dict[str, Any]) -> None:
+        """Create or update a trainer Deployment."""
+        meta = body["metadata"]
+        self._apply(
+            f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}", body
+        )
+
+    def apply_configmap(self, body: dict[str, Any]) -> None:
+        """Create or update a trainer's device ConfigMap."""
+        meta = body["metadata"]
+        self._apply(f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}", body)
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        """Delete a trainer Deployment; its ReplicaSets and pods follow in the background."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        self._delete(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", body)
+
+    def delete_configmap(self, namespace: str, name: str) -> None:
+        """Delete a trainer's device ConfigMap."""
+        self._delete(f"/api/v1/namespaces/{namespace}/configmaps/{name}", None)
 
     def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """JSON-merge-patch the status subresource of one FederatedDevice."""

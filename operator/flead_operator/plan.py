@@ -8,12 +8,22 @@ from typing import Any
 
 from flead.partitioning import partition_for
 from flead_operator.grouping import Member, plan_groups
-from flead_operator.records import HASH_ANNOTATION, DeviceRecord, TrainerRecord
+from flead_operator.records import (
+    ASSIGNMENT_LABEL,
+    HASH_ANNOTATION,
+    DeviceRecord,
+    TrainerRecord,
+)
 from flead_operator.settings import OperatorSettings
-from flead_operator.specs import trainer_deployment, trainer_name
+from flead_operator.specs import (
+    assignment_configmap,
+    assignment_name,
+    trainer_deployment,
+    trainer_name,
+)
 from flead_operator.status import Assignment, desired_status, status_patch
 
-__all__ = ["Plan", "effective_partition", "plan_namespace"]
+__all__ = ["Plan", "effective_partition", "group_devices", "plan_namespace"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,8 @@ class Plan:
     devices: int
     groups: int
     ready: int  # devices whose stored status already says Ready=True
+    configmaps: tuple[dict[str, Any], ...] = ()  # device assignments, applied before `apply`
+    delete_configmaps: tuple[str, ...] = ()  # assignments of deleted trainers, after `delete`
 
 
 def effective_partition(device: DeviceRecord, partitions: int) -> int:
@@ -73,6 +85,23 @@ def _assignments(
     return assignments, {name: g.partitions for name, g in grouping.groups.items()}
 
 
+def group_devices(
+    devices: Iterable[DeviceRecord],
+    assignments: dict[str, Assignment],
+    groups: dict[str, tuple[int, ...]],
+) -> dict[str, list[DeviceRecord]]:
+    """The devices each group's trainer is told about: its members, plus the paused devices on
+    its partitions (so it keeps their state but does not serve them)."""
+    owner = {p: group for group, partitions in groups.items() for p in partitions}
+    out: dict[str, list[DeviceRecord]] = {group: [] for group in groups}
+    for device in devices:
+        a = assignments[device.name]
+        group = a.group or (owner.get(a.partition) if device.paused else None)
+        if group is not None:
+            out[group].append(device)
+    return out
+
+
 def plan_namespace(
     namespace: str,
     devices: Iterable[DeviceRecord],
@@ -84,18 +113,37 @@ def plan_namespace(
     devices = sorted(devices, key=lambda d: d.name)
     existing = {t.name: t for t in trainers}
     assignments, groups = _assignments(devices, s)
+    members = group_devices(devices, assignments, groups)
+    configmaps = {
+        trainer_name(group): assignment_configmap(namespace, group, members[group])
+        for group in groups
+    }
+    revision = {
+        name: body["metadata"]["labels"][ASSIGNMENT_LABEL] for name, body in configmaps.items()
+    }
     wanted = {
-        trainer_name(group): trainer_deployment(namespace, group, partitions, s)
+        trainer_name(group): trainer_deployment(
+            namespace, group, partitions, s, revision[trainer_name(group)]
+        )
         for group, partitions in groups.items()
     }
     current_hash = {
         name: body["metadata"]["annotations"][HASH_ANNOTATION] for name, body in wanted.items()
     }
-    apply = tuple(
-        body
-        for name, body in wanted.items()
-        if name not in existing or existing[name].spec_hash != current_hash[name]
+    stale = {
+        name
+        for name in wanted
+        if name not in existing
+        or existing[name].spec_hash != current_hash[name]
+        or existing[name].assignment_hash != revision[name]
         if not (name in existing and existing[name].deleting)
+    }
+    apply = tuple(body for name, body in wanted.items() if name in stale)
+    reassign = tuple(
+        body
+        for name, body in configmaps.items()
+        if name in stale
+        and (name not in existing or existing[name].assignment_hash != revision[name])
     )
     delete = tuple(
         sorted(name for name, t in existing.items() if name not in wanted and not t.deleting)
@@ -116,6 +164,8 @@ def plan_namespace(
     patches.sort(key=lambda item: item[1].get("conditions", [{}])[-1].get("status") != "True")
     return Plan(
         apply=apply,
+        configmaps=reassign,
+        delete_configmaps=tuple(assignment_name(existing[name].group) for name in delete),
         delete=delete,
         status=tuple(patches),
         devices=len(devices),

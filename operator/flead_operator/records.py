@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ASSIGNMENT_LABEL",
     "GROUP",
     "GROUP_LABEL",
     "HASH_ANNOTATION",
@@ -28,6 +29,7 @@ PLURAL = "federateddevices"
 GROUP_LABEL = "flead.io/partition-group"
 PARTITIONS_ANNOTATION = "flead.io/partitions"
 HASH_ANNOTATION = "flead.io/spec-hash"
+ASSIGNMENT_LABEL = "flead.io/assignment-hash"  # of the group's device ConfigMap, last applied
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "flead-operator"
 _STATUS_KEYS = (
@@ -52,6 +54,8 @@ class DeviceRecord:
     paused: bool
     generation: int
     status: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    sensors: tuple[str, ...] | None = None  # spec.sensors (None: absent)
+    model: Mapping[str, Any] = field(default_factory=dict, hash=False)  # spec.model overrides
     # Which object and version this is: a re-created device or an echoed write is a new record.
     uid: str = ""
     resource_version: str = ""
@@ -71,6 +75,7 @@ class TrainerRecord:
     deleting: bool
     uid: str = ""
     resource_version: str = ""
+    assignment_hash: str = ""
 
 
 def device_record(body: Mapping[str, Any]) -> DeviceRecord:
@@ -79,6 +84,7 @@ def device_record(body: Mapping[str, Any]) -> DeviceRecord:
     spec = body.get("spec", {}) or {}
     status = body.get("status", {}) or {}
     partition = spec.get("partition")
+    sensors = spec.get("sensors")
     return DeviceRecord(
         name=meta.get("name", ""),
         namespace=meta.get("namespace", ""),
@@ -88,6 +94,8 @@ def device_record(body: Mapping[str, Any]) -> DeviceRecord:
         paused=bool(spec.get("paused", False)),
         generation=int(meta.get("generation", 0) or 0),
         status={key: copy.deepcopy(status[key]) for key in _STATUS_KEYS if key in status},
+        sensors=tuple(str(x) for x in sensors) if sensors is not None else None,
+        model=copy.deepcopy(dict(spec.get("model") or {})),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", ""),
     )
@@ -121,6 +129,7 @@ def trainer_record(body: Mapping[str, Any]) -> TrainerRecord:
         namespace=meta.get("namespace", ""),
         group=(meta.get("labels") or {}).get(GROUP_LABEL, ""),
         spec_hash=(meta.get("annotations") or {}).get(HASH_ANNOTATION, ""),
+        assignment_hash=(meta.get("labels") or {}).get(ASSIGNMENT_LABEL, ""),
         available=is_available,
         failed=failed,
         message=message,

@@ -15,17 +15,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from flead_operator.records import (
+    ASSIGNMENT_LABEL,
     GROUP_LABEL,
     HASH_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     PARTITIONS_ANNOTATION,
+    DeviceRecord,
 )
 from flead_operator.settings import OperatorSettings
 
-__all__ = ["consumer_group", "selector_labels", "spec_hash", "trainer_deployment", "trainer_name"]
+__all__ = [
+    "ASSIGNMENT_FILE",
+    "assignment_configmap",
+    "assignment_document",
+    "assignment_name",
+    "consumer_group",
+    "selector_labels",
+    "spec_hash",
+    "trainer_deployment",
+    "trainer_name",
+]
 
 METRICS_PORT_NAME = "http-metrics"
+ASSIGNMENT_DIR = "/etc/flead/assignment"
+ASSIGNMENT_KEY = "devices.json"
+ASSIGNMENT_FILE = f"{ASSIGNMENT_DIR}/{ASSIGNMENT_KEY}"
 
 
 def trainer_name(group: str) -> str:
@@ -36,6 +51,45 @@ def trainer_name(group: str) -> str:
 def consumer_group(namespace: str, group: str) -> str:
     """Kafka consumer group id of a group's trainer; the namespace keeps tenants apart."""
     return f"flead-trainer.{namespace}.{group}"
+
+
+def assignment_name(group: str) -> str:
+    """Name of the ConfigMap that tells a group's trainer its devices."""
+    return f"{trainer_name(group)}-devices"
+
+
+def assignment_document(devices: Sequence[DeviceRecord]) -> dict[str, Any]:
+    """What a group's trainer serves, by device id: paused, sensors, model overrides (the
+    trainer's `flead_trainer.assignment` format); `revision` digests the devices."""
+    entries: dict[str, dict[str, Any]] = {}
+    for d in sorted(devices, key=lambda x: x.device_id):
+        entry: dict[str, Any] = {"paused": d.paused}
+        if d.sensors is not None:
+            entry["sensors"] = list(d.sensors)
+        if d.model:
+            entry["model"] = dict(d.model)
+        entries[d.device_id] = entry
+    revision = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()[:16]
+    return {"version": 1, "revision": revision, "devices": entries}
+
+
+def assignment_configmap(
+    namespace: str, group: str, devices: Sequence[DeviceRecord]
+) -> dict[str, Any]:
+    """The ConfigMap (server-side apply body) mounted into the group's trainer. Its content is
+    not part of the Deployment's spec, so a change reaches the running trainer (the kubelet
+    refreshes the mounted file) without restarting it."""
+    doc = assignment_document(devices)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": assignment_name(group),
+            "namespace": namespace,
+            "labels": {**_labels(group), ASSIGNMENT_LABEL: doc["revision"]},
+        },
+        "data": {ASSIGNMENT_KEY: json.dumps(doc, sort_keys=True, separators=(",", ":"))},
+    }
 
 
 def selector_labels(group: str) -> dict[str, str]:
@@ -71,6 +125,7 @@ def _container(
             {"name": "FLEAD_PARTITION_GROUP", "value": group},
             {"name": "FLEAD_CONSUMER_GROUP", "value": consumer_group(namespace, group)},
             {"name": "FLEAD_METRICS_PORT", "value": str(s.trainer_metrics_port)},
+            {"name": "FLEAD_TRAINER_ASSIGNMENT_FILE", "value": ASSIGNMENT_FILE},
         ],
         "envFrom": env_from,
         "ports": [
@@ -97,7 +152,10 @@ def _container(
             "privileged": False,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "assignment", "mountPath": ASSIGNMENT_DIR, "readOnly": True},
+        ],
     }
 
 
@@ -107,9 +165,19 @@ def spec_hash(body: dict[str, Any]) -> str:
 
 
 def trainer_deployment(
-    namespace: str, group: str, partitions: Sequence[int], s: OperatorSettings
+    namespace: str,
+    group: str,
+    partitions: Sequence[int],
+    s: OperatorSettings,
+    assignment_hash: str = "",
 ) -> dict[str, Any]:
-    """The complete desired Deployment (server-side apply body) of one group's trainer."""
+    """The complete desired Deployment (server-side apply body) of one group's trainer.
+
+    `assignment_hash` (the revision of the group's device ConfigMap, applied first) is a label
+    of the Deployment, outside the spec hash and the pod template: recording it neither rolls
+    the pods nor bumps the Deployment's generation (annotations would), and lets the plan see
+    which assignment was last applied without a ConfigMap index.
+    """
     labels = _labels(group)
     uid = s.trainer_run_as_user
     body: dict[str, Any] = {
@@ -141,10 +209,15 @@ def trainer_deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [_container(namespace, group, partitions, s)],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                        {"name": "assignment", "configMap": {"name": assignment_name(group)}},
+                    ],
                 },
             },
         },
     }
     body["metadata"]["annotations"][HASH_ANNOTATION] = spec_hash(body)
+    if assignment_hash:  # a label: unlike an annotation it does not bump the generation
+        body["metadata"]["labels"] = {**labels, ASSIGNMENT_LABEL: assignment_hash}
     return body

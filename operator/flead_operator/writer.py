@@ -41,8 +41,26 @@ class Writer:
         self._sent: dict[tuple[str, str, str], tuple[str, Any, float]] = {}
 
     async def execute(self, namespace: str, plan: Plan, seen: Mapping[Any, Any]) -> int:
-        """Deployments first, then statuses; returns the number of failed calls."""
+        """Device ConfigMaps, then Deployments, then statuses; returns the number of failed calls.
+
+        A Deployment records the revision of its ConfigMap, so it is applied only once every
+        ConfigMap of the pass is: a failed ConfigMap is retried, never recorded as applied.
+        """
         kube = self._kube
+        failures = await self._gather(
+            [
+                self._once(
+                    ("configmap", namespace, body["metadata"]["name"]),
+                    repr(body),
+                    seen.get(body["metadata"]["name"].removesuffix("-devices")),
+                    kube.apply_configmap,
+                    body,
+                )
+                for body in plan.configmaps
+            ]
+        )
+        if failures:
+            return failures
         calls = [
             self._once(
                 ("trainer", namespace, body["metadata"]["name"]),
@@ -65,6 +83,19 @@ class Writer:
             for name in plan.delete
         ]
         failures = await self._gather(calls)
+        failures += await self._gather(
+            [
+                self._once(
+                    ("configmap", namespace, name),
+                    "delete",
+                    None,
+                    kube.delete_configmap,
+                    namespace,
+                    name,
+                )
+                for name in plan.delete_configmaps
+            ]
+        )
         calls = [
             self._once(
                 ("device", namespace, name),

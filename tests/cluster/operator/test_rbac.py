@@ -20,9 +20,13 @@ ALLOWED = [
     ("create", "deployments.apps"),
     ("patch", "deployments.apps"),
     ("delete", "deployments.apps"),
+    ("create", "configmaps"),
+    ("patch", "configmaps"),
+    ("delete", "configmaps"),
 ]
 DENIED = [
     ("get", "secrets"),
+    ("list", "configmaps"),
     ("list", "pods"),
     ("update", "deployments.apps"),
     ("patch", "federateddevices.flead.io"),
@@ -41,12 +45,12 @@ def _can(operator_namespace: str, verb: str, resource: str) -> bool:
 
 
 def test_rendered_rules_are_the_documented_minimum(operator_namespace: str) -> None:
-    """helm template renders a SA, a ClusterRole with three rules and its binding."""
+    """helm template renders a SA, a ClusterRole with four rules and its binding."""
     docs = [d for d in yaml.safe_load_all(render_rbac(operator_namespace)) if d]
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
     role = next(d for d in docs if d["kind"] == "ClusterRole")
-    assert len(role["rules"]) == 3
+    assert len(role["rules"]) == 4
 
 
 @pytest.mark.parametrize(("verb", "resource"), ALLOWED)

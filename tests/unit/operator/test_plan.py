@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import pytest
@@ -138,3 +139,47 @@ def test_paused_and_out_of_range_devices_get_no_trainer() -> None:
     message = dict(plan.status)["b"]["conditions"][0]["message"]
     assert "spec.partition 40" in message
     assert "12 partitions" in message
+
+
+def test_a_device_change_reassigns_without_restarting_the_trainer() -> None:
+    """New sensors on one device: its group's ConfigMap and Deployment metadata are applied, the
+    spec hash is unchanged (no rollout), and once seen nothing more is written."""
+    devices, trainers = _devices(), []
+    first = plan_namespace("lab", devices, trainers, S, NOW)
+    assert len(first.configmaps) == 3
+    devices, trainers = _converge(devices, trainers, first)
+    changed = [
+        DeviceRecord(**{**d.__dict__, "sensors": ("humidity",)}) if d.name == devices[0].name else d
+        for d in devices
+    ]
+    second = plan_namespace("lab", changed, trainers, S, NOW)
+    assert len(second.configmaps) == 1
+    assert [b["metadata"]["name"] for b in second.apply] == [
+        second.configmaps[0]["metadata"]["name"].removesuffix("-devices")
+    ]
+    before = {t.name: t.spec_hash for t in trainers}
+    name = second.apply[0]["metadata"]["name"]
+    assert second.apply[0]["metadata"]["annotations"]["flead.io/spec-hash"] == before[name]
+    changed, trainers = _converge(changed, trainers, second)
+    third = plan_namespace("lab", changed, trainers, S, NOW)
+    assert third.configmaps == ()
+    assert third.apply == ()
+
+
+def test_paused_devices_are_listed_as_paused_to_the_trainer_of_their_partition() -> None:
+    """A paused device keeps its place in its partition's group ConfigMap, marked paused."""
+    served = DeviceRecord("a", "lab", "1", 0, None, False, 1)
+    paused = DeviceRecord("b", "lab", "2", 0, None, True, 1)
+    plan = plan_namespace("lab", [served, paused], [], S, NOW)
+    (cm,) = plan.configmaps
+    devices = json.loads(cm["data"]["devices.json"])["devices"]
+    assert devices == {"1": {"paused": False}, "2": {"paused": True}}
+
+
+def test_deleting_a_groups_last_device_deletes_its_configmap() -> None:
+    """The trainer and its device ConfigMap go together."""
+    devices, trainers = _devices(), []
+    devices, trainers = _converge(devices, trainers, plan_namespace("lab", devices, [], S, NOW))
+    plan = plan_namespace("lab", [], trainers, S, NOW)
+    assert sorted(plan.delete_configmaps) == sorted(f"{name}-devices" for name in plan.delete)
+    assert len(plan.delete) == 3

@@ -35,6 +35,12 @@ class RecordingKube:
     def delete_deployment(self, namespace: str, name: str) -> None:
         self._record("delete", name)
 
+    def apply_configmap(self, body: dict[str, Any]) -> None:
+        self._record("configmap", body["metadata"]["name"])
+
+    def delete_configmap(self, namespace: str, name: str) -> None:
+        self._record("delete-configmap", name)
+
     def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self._record("patch", name)
 
@@ -71,13 +77,17 @@ def _run(
 
 
 def test_bursts_of_events_are_debounced_into_one_reconcile() -> None:
-    """Five quick marks -> one pass: one apply per group, one status patch per device."""
+    """Five quick marks -> one pass: one device ConfigMap and one apply per group, one status
+    patch per device; every ConfigMap is written before any Deployment."""
     kube = RecordingKube()
     reconciler, metrics = _run(kube, marks=5, reconciles=1)
     assert reconciler.reconciles == 1
+    assert [verb for verb, _ in kube.calls[:2]] == ["configmap", "configmap"]
     assert sorted(kube.calls) == [
         ("apply", "flead-trainer-p0-3"),
         ("apply", "flead-trainer-p8-11"),
+        ("configmap", "flead-trainer-p0-3-devices"),
+        ("configmap", "flead-trainer-p8-11-devices"),
         ("patch", "mote-1"),
         ("patch", "mote-2"),
     ]
@@ -89,7 +99,7 @@ def test_unechoed_writes_are_not_repeated() -> None:
     kube = RecordingKube()
     reconciler = _run(kube, marks=2, reconciles=2, gap=0.5, debounce=0.05)[0]
     assert reconciler.reconciles == 2
-    assert len(kube.calls) == 4
+    assert len(kube.calls) == 6
 
 
 def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +109,7 @@ def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -
     reconciler, metrics = _run(kube, marks=1, reconciles=2, debounce=0.05)
     assert metrics.reconcile_errors._value.get() == 1
     assert reconciler.reconciles >= 2
-    assert len(kube.calls) >= 5  # the failed write was sent again
+    assert len(kube.calls) >= 7  # the failed write was sent again
 
 
 def test_a_recreated_device_is_written_again() -> None:

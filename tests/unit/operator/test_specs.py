@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from flead_operator.records import HASH_ANNOTATION
+from flead_operator.records import ASSIGNMENT_LABEL, HASH_ANNOTATION, DeviceRecord
 from flead_operator.settings import OperatorSettings
-from flead_operator.specs import consumer_group, trainer_deployment, trainer_name
+from flead_operator.specs import (
+    ASSIGNMENT_FILE,
+    assignment_configmap,
+    consumer_group,
+    trainer_deployment,
+    trainer_name,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -58,7 +66,7 @@ def test_pod_runs_non_root_with_a_read_only_root_filesystem() -> None:
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert _container(body)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert _container(body)["volumeMounts"][0] == {"name": "tmp", "mountPath": "/tmp"}
 
 
 def test_probes_and_resources() -> None:
@@ -87,3 +95,45 @@ def test_spec_hash_is_stable_and_tracks_changes() -> None:
     c = trainer_deployment("lab", "p0-3", (0, 2, 3), SETTINGS)
     hashes = [x["metadata"]["annotations"][HASH_ANNOTATION] for x in (a, b, c)]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_the_trainer_mounts_its_group_device_configmap() -> None:
+    """The group's device ConfigMap is mounted read-only where FLEAD_TRAINER_ASSIGNMENT_FILE
+    points."""
+    body = trainer_deployment("lab", "p0-3", (0,), SETTINGS)
+    env = {e["name"]: e["value"] for e in _container(body)["env"]}
+    mount = _container(body)["volumeMounts"][1]
+    assert env["FLEAD_TRAINER_ASSIGNMENT_FILE"] == ASSIGNMENT_FILE
+    assert ASSIGNMENT_FILE.startswith(mount["mountPath"] + "/")
+    assert mount["readOnly"] is True
+    volumes = body["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "assignment", "configMap": {"name": "flead-trainer-p0-3-devices"}} in volumes
+
+
+def test_device_configmap_carries_paused_sensors_and_model() -> None:
+    """Each device of the group by deviceId, with its paused flag, sensors and model overrides."""
+    devices = [
+        DeviceRecord("a", "lab", "7", None, None, False, 1, sensors=("temperature",)),
+        DeviceRecord("b", "lab", "8", None, None, True, 1, model={"learningRate": "0.01"}),
+    ]
+    cm = assignment_configmap("lab", "p0-3", devices)
+    doc = json.loads(cm["data"]["devices.json"])
+    assert doc["version"] == 1
+    assert doc["devices"] == {
+        "7": {"paused": False, "sensors": ["temperature"]},
+        "8": {"paused": True, "model": {"learningRate": "0.01"}},
+    }
+    assert cm["metadata"]["labels"][ASSIGNMENT_LABEL] == doc["revision"]
+    other = assignment_configmap("lab", "p0-3", devices[:1])
+    assert other["metadata"]["labels"][ASSIGNMENT_LABEL] != doc["revision"]
+
+
+def test_assignment_revision_does_not_change_the_pod_spec() -> None:
+    """A new assignment is recorded on the Deployment's metadata only: same spec hash, no
+    rollout, so the trainer keeps running and re-reads its mounted file."""
+    one = trainer_deployment("lab", "p0-3", (0,), SETTINGS, "rev-1")
+    two = trainer_deployment("lab", "p0-3", (0,), SETTINGS, "rev-2")
+    assert one["spec"] == two["spec"]
+    hashes = {b["metadata"]["annotations"][HASH_ANNOTATION] for b in (one, two)}
+    assert len(hashes) == 1
+    assert two["metadata"]["labels"][ASSIGNMENT_LABEL] == "rev-2"
