@@ -141,7 +141,7 @@ def _insert_ignoring(coll: Collection[dict[str, Any]], docs: Sequence[dict[str, 
 
 class TrainerStore:
     """Per partition: device states in segment collections `devices.<topic>.<partition>.<g>`, a
-    manifest per checkpoint in `checkpoints.<topic>.<partition>`; plus `results` and `anomalies`.
+    manifest per checkpoint in `manifests.<topic>.<partition>`; plus `results` and `anomalies`.
 
     Checkpoint g of a partition writes the devices that changed in the interval as segment g (one
     small document per device), then one manifest (`_id = g`: next offset, global version, the
@@ -164,7 +164,7 @@ class TrainerStore:
         self._where: dict[int, dict[str, int]] = {}  # partition -> device -> segment
 
     def _manifests(self, topic: str, partition: int) -> Collection[dict[str, Any]]:
-        return self.db[f"checkpoints.{topic}.{partition}"]
+        return self.db[f"manifests.{topic}.{partition}"]
 
     def _segment(self, topic: str, partition: int, generation: int) -> Collection[dict[str, Any]]:
         return self.db[f"devices.{topic}.{partition}.{generation}"]

@@ -39,7 +39,7 @@ def checkpointed_devices(bed: Bed) -> tuple[int, set[str], int]:
     with bed.mongo() as client:
         db = client[bed.db]
         topic = bed.topic("readings")
-        manifest = db[f"checkpoints.{topic}.0"].find_one({}, sort=[("_id", -1)])
+        manifest = db[f"manifests.{topic}.0"].find_one({}, sort=[("_id", -1)])
         assert manifest is not None, "no checkpoint manifest"
         devices: set[str] = set()
         largest = len(encode(manifest))

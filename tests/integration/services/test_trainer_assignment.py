@@ -46,7 +46,7 @@ def checkpointed(bed: Bed) -> set[str]:
     with bed.mongo() as client:
         db = client[bed.db]
         topic = bed.topic("readings")
-        manifest = db[f"checkpoints.{topic}.0"].find_one({}, sort=[("_id", -1)])
+        manifest = db[f"manifests.{topic}.0"].find_one({}, sort=[("_id", -1)])
         assert manifest is not None
         return {
             str(doc["_id"])
