@@ -63,6 +63,7 @@ class AggregatorSettings(MongoSettings, ModelSettings):
     aggregator_max_body_bytes: int = Field(
         default=16 << 20, ge=1024, description="largest accepted request body (413 beyond)"
     )
+
     @property
     def strategy(self) -> StrategyConfig:
         """The federation strategy these settings describe."""

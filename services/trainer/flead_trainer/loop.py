@@ -51,7 +51,7 @@ class Trainer:
         self.s = s
         self.topic = s.readings_topic
         self.consumer, self.producer, self.store, self.client = consumer, producer, store, client
-        self.bank = bank or DeviceBank(s.features, seed=s.trainer_seed)
+        self.bank = bank or DeviceBank(s.features, seed=s.model_seed)
         self.fed = Federator(s, self.bank, client)
         self.owner: dict[str, int] = {}  # device -> partition it was last seen on
         self.ready = False

@@ -6,15 +6,14 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from flead.data.records import CHANNELS
-from flead.settings import KafkaSettings, MongoSettings
+from flead.settings import KafkaSettings, ModelSettings, MongoSettings
 
 __all__ = ["TrainerSettings", "load_settings"]
 
 DEFAULT_METRICS_PORT = 9101
 
 
-class TrainerSettings(KafkaSettings, MongoSettings):
+class TrainerSettings(KafkaSettings, MongoSettings, ModelSettings):
     """One validated settings object for a trainer process (the operator sets the group fields)."""
 
     partitions: str = Field(
@@ -53,8 +52,6 @@ class TrainerSettings(KafkaSettings, MongoSettings):
         default=5.0, gt=0, description="how often the assignment file is re-read"
     )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
-    trainer_features: str = Field(default=",".join(CHANNELS), description="model input features")
-    trainer_seed: int = Field(default=0, description="seed of new device models")
 
     @property
     def partition_list(self) -> list[int]:
@@ -67,11 +64,6 @@ class TrainerSettings(KafkaSettings, MongoSettings):
         if not out:
             raise ValueError("FLEAD_PARTITIONS names no partition")
         return sorted(out)
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """The model's input features."""
-        return tuple(f.strip() for f in self.trainer_features.split(",") if f.strip())
 
     @property
     def token(self) -> str | None:

@@ -161,7 +161,7 @@ def test_a_trainer_of_another_spec_refuses_to_start(server: tuple[Bed, str]) -> 
     b, url = server
     b.create_topics(1)
     proc = b.start(
-        "flead_trainer", "trainer-other-spec", flead_aggregator_url=url, flead_trainer_seed=1,
+        "flead_trainer", "trainer-other-spec", flead_aggregator_url=url, flead_model_seed=1,
         flead_partitions="0", flead_partition_group="odd", flead_consumer_group=f"{b.prefix}-odd",
         flead_metrics_port=free_port(),
     )  # fmt: skip

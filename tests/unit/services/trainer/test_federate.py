@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 
 def _federator(bank: DeviceBank, served: ModelVersion) -> Federator:
-    s = load_settings(trainer_features=",".join(FEATURES))
+    s = load_settings(model_features=",".join(FEATURES))
     transport = LocalTransport(make_strategy(StrategyConfig(), served), lambda: 0.0)
     return Federator(s, bank, transport)
 
@@ -64,7 +64,7 @@ def test_an_unreachable_aggregator_does_not_stop_the_trainer() -> None:
     bank = DeviceBank(FEATURES)
     v0 = ModelVersion.initial(bank.spec)
     late = Late(make_strategy(StrategyConfig(), v0), lambda: 0.0)
-    fed = Federator(load_settings(trainer_features=",".join(FEATURES)), bank, late)
+    fed = Federator(load_settings(model_features=",".join(FEATURES)), bank, late)
     assert fed.join(attempts=2, retry_seconds=0.0) is False
     assert not bank.adopted
     fed.sync_global(force=True)
