@@ -80,6 +80,20 @@ class Bed:
         self.procs.append(proc)
         return proc
 
+    def start_trainer(
+        self, name: str, metrics_port: int, **extra: str | int | float
+    ) -> subprocess.Popen[bytes]:
+        """A trainer of partition 0 in this test's consumer group, with no aggregator reachable."""
+        return self.start(
+            "flead_trainer",
+            name,
+            flead_partitions="0",
+            flead_consumer_group=self.prefix,
+            flead_aggregator_url=f"http://127.0.0.1:{free_port()}",
+            flead_metrics_port=metrics_port,
+            **extra,
+        )
+
     def log(self, name: str) -> str:
         """What a process logged so far."""
         path = self.tmp / f"{name}.log"

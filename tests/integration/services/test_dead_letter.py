@@ -40,14 +40,7 @@ def test_malformed_readings_dead_lettered(bed: Bed) -> None:
                 producer.produce(bed.topic("readings"), raw, b"5", partition=0)
     assert producer.flush(30) == 0
     port = free_port()
-    trainer = bed.start(
-        "flead_trainer",
-        "trainer",
-        flead_partitions="0",
-        flead_consumer_group=bed.prefix,
-        flead_aggregator_url=f"http://127.0.0.1:{free_port()}",
-        flead_metrics_port=port,
-    )
+    trainer = bed.start_trainer("trainer", port)
     wait_until("all good readings processed", lambda: len(result_rows(bed)) == good, timeout=90)
 
     consumer = Consumer(

@@ -64,13 +64,9 @@ def test_trainer_serves_only_its_assigned_devices(bed: Bed) -> None:
     write_assignment(path, "r1", {"a": {}, "b": {"paused": True}})
     first = produce(bed, ["a", "b", "c"], 40, 1_000_000.0)
     port = free_port()
-    trainer = bed.start(
-        "flead_trainer",
+    trainer = bed.start_trainer(
         "trainer",
-        flead_partitions="0",
-        flead_consumer_group=bed.prefix,
-        flead_aggregator_url=f"http://127.0.0.1:{free_port()}",
-        flead_metrics_port=port,
+        port,
         flead_trainer_checkpoint_seconds=0.5,
         flead_trainer_assignment_file=str(path),
         flead_trainer_assignment_poll_seconds=0.2,
