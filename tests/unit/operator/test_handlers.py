@@ -7,7 +7,6 @@ import functools
 
 import kopf
 import pytest
-from kubernetes.config import ConfigException
 from prometheus_client import CollectorRegistry
 
 from flead_operator import handlers
@@ -15,21 +14,26 @@ from flead_operator import handlers
 pytestmark = pytest.mark.unit
 
 
-def test_retried_startup_registers_metrics_once(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: object
-) -> None:
-    """A second start-up attempt fails for the same reason as the first (no cluster credentials),
-    not with 'Duplicated timeseries': the metrics are registered once per process."""
+class NoClusterError(RuntimeError):
+    """Stands for whatever makes a start-up attempt fail (no credentials, API unreachable)."""
+
+
+def test_retried_startup_registers_metrics_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second start-up attempt fails for the same reason as the first, not with 'Duplicated
+    timeseries': the metrics are registered once per process."""
     registry = CollectorRegistry()
     monkeypatch.setattr(
         handlers, "OperatorMetrics", functools.partial(handlers.OperatorMetrics, registry)
     )
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", f"{tmp_path}/missing.kubeconfig")
+
+    def no_cluster(pool_size: int) -> None:
+        raise NoClusterError("no cluster credentials")
+
+    monkeypatch.setattr(handlers, "load_configuration", no_cluster)
     monkeypatch.setenv("FLEAD_OPERATOR_METRICS_PORT", "0")
     memo = kopf.Memo()
     for _attempt in range(2):
-        with pytest.raises(ConfigException):
+        with pytest.raises(NoClusterError):
             asyncio.run(handlers.startup(settings=kopf.OperatorSettings(), memo=memo))
     assert registry.get_sample_value("flead_operator_devices") == 0
 
