@@ -7,6 +7,7 @@ os.environ; ``pytest -m unit`` never starts it.
 
 from tests.support.testbed import (  # noqa: F401  (fixtures, re-exported for pytest)
     _testbed_for_marked_tests,
+    bed_component_down,
     k8s_namespace,
     mint_sa_kubeconfig,
     read_testbed_env,

@@ -115,15 +115,22 @@ logger.state.level = warn
 logger.cleaner.name = kafka.log.LogCleaner
 logger.cleaner.level = warn
 EOF
-  local cluster_id fmt_log="$LOGS/kafka-format.log"
-  cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>"$fmt_log")" ||
-    fail kafka "java ... kafka.tools.StorageTool random-uuid" "$fmt_log" "cannot make a cluster id"
-  kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$fmt_log" 2>&1 ||
-    fail kafka "java ... kafka.tools.StorageTool format -t $cluster_id -c $dir/server.properties" "$fmt_log" "cannot format the KRaft log dir"
+  # A log dir that holds a cluster (meta.properties) is started as it is: a restart keeps
+  # every topic and offset. up.sh starts from an empty state dir, so it always formats.
+  [[ -f "$dir/data/meta.properties" ]] || format_kafka "$dir"
   daemon kafka java -Xms64m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true \
     "-Dlog4j2.configurationFile=$dir/log4j2.properties" \
     -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$dir/server.properties"
   wait_ready kafka 120 "broker listening on 127.0.0.1:$KAFKA_PORT and 'Kafka Server started' in its log" healthy_kafka
+}
+
+# format_kafka DIR: a new cluster id, written into the (empty) KRaft log dir.
+format_kafka() {
+  local dir="$1" cluster_id fmt_log="$LOGS/kafka-format.log"
+  cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>"$fmt_log")" ||
+    fail kafka "java ... kafka.tools.StorageTool random-uuid" "$fmt_log" "cannot make a cluster id"
+  kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$fmt_log" 2>&1 ||
+    fail kafka "java ... kafka.tools.StorageTool format -t $cluster_id -c $dir/server.properties" "$fmt_log" "cannot format the KRaft log dir"
 }
 
 healthy_kafka() {

@@ -17,6 +17,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,55 @@ def real_node_pod(namespace: str, name: str, args: list[str], timeout: float = 9
         return kubectl("logs", name, "-n", namespace).stdout
     finally:
         kubectl("delete", "pod", name, "-n", namespace, "--wait=false", check=False)
+
+
+FAULT_COMPONENTS = ("ferretdb", "kafka")  # what testbed/fault.sh can hurt
+
+
+def fault(action: str, component: str, timeout: float = 180.0) -> None:
+    """``testbed/fault.sh ACTION COMPONENT`` (kill, stop, cont, restart); fails the test with
+    its output (the component's log tail) when it fails. restart/cont return once healthy."""
+    run([str(TESTBED / "fault.sh"), action, component], timeout=timeout)
+
+
+@contextmanager
+def component_down(name: str, seconds: float = 0.0, how: str = "kill") -> Iterator[None]:
+    """``name`` is down inside the block: killed (SIGKILL) or, with ``how="stop"``, frozen
+    (SIGSTOP). On leaving, once at least ``seconds`` passed since it went down, it is restarted
+    on the same data (or continued) and healthy again — also when the block raised."""
+    if name not in FAULT_COMPONENTS or how not in ("kill", "stop"):
+        raise ValueError(f"cannot take {name!r} down by {how!r}")
+    fault(how, name)
+    down_at = time.monotonic()
+    try:
+        yield
+    finally:
+        time.sleep(max(0.0, seconds - (time.monotonic() - down_at)))
+        fault("restart" if how == "kill" else "cont", name)
+
+
+@pytest.fixture
+def bed_component_down(
+    read_testbed_env: dict[str, str],
+) -> Iterator[Callable[..., AbstractContextManager[None]]]:
+    """``with bed_component_down("ferretdb", 15):`` — `component_down` on the session's bed;
+    at teardown every component it took down is healthy again (restarted if need be)."""
+    used: set[str] = set()
+
+    def down(name: str, seconds: float = 0.0, how: str = "kill") -> AbstractContextManager[None]:
+        used.add(name)
+        return component_down(name, seconds, how)
+
+    yield down
+    for name in sorted(used):
+        if subprocess.run(
+            [
+                "bash",
+                "-c",
+                f'. "{TESTBED}/lib/common.sh"; . "{TESTBED}/lib/components.sh"; healthy_{name}',
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        ).returncode:
+            fault("restart", name)

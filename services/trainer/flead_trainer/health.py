@@ -13,10 +13,17 @@ __all__ = ["Probes", "serve"]
 
 
 class Probes:
-    """Liveness: the loop ticked within `stall_seconds`. Readiness: assigned and `ready_check()`."""
+    """Liveness: the loop ticked within `stall_seconds`. Readiness: assigned, no `why_not()`
+    reason (e.g. the trainer's MongoDB writes are failing) and `ready_check()`."""
 
-    def __init__(self, ready_check: Callable[[], bool], stall_seconds: float = 120.0) -> None:
+    def __init__(
+        self,
+        ready_check: Callable[[], bool],
+        stall_seconds: float = 120.0,
+        why_not: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.ready_check = ready_check
+        self.why_not = why_not
         self.stall_seconds = stall_seconds
         self.last_tick = time.monotonic()
         self.assigned = False
@@ -31,7 +38,16 @@ class Probes:
 
     def ready(self) -> bool:
         """Whether the trainer is assigned and its database answers."""
-        return self.assigned and self.ready_check()
+        return self.not_ready_reason() is None
+
+    def not_ready_reason(self) -> str | None:
+        """Why the trainer is not ready, in one line; None when it is."""
+        if not self.assigned:
+            return "not assigned yet (starting)"
+        reason = self.why_not()
+        if reason is not None:
+            return reason
+        return None if self.ready_check() else "mongodb does not answer ping"
 
 
 def serve(port: int, probes: Probes, addr: str = "0.0.0.0") -> ThreadingHTTPServer:
@@ -46,8 +62,11 @@ def serve(port: int, probes: Probes, addr: str = "0.0.0.0") -> ThreadingHTTPServ
                 ok = probes.alive()
                 self._send(200 if ok else 503, b"ok\n" if ok else b"stalled\n")
             elif path == "/readyz":
-                ok = probes.ready()
-                self._send(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+                reason = probes.not_ready_reason()
+                if reason is None:
+                    self._send(200, b"ready\n")
+                else:
+                    self._send(503, f"not ready: {reason}\n".encode())
             else:
                 self._send(404, b"not found\n")
 

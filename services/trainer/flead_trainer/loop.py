@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from flead_trainer.decode import Decoded, Raw, decode_batch
 from flead_trainer.federate import Federator
 from flead_trainer.kafka_io import resume_positions
 from flead_trainer.publish import publish_anomalies, publish_dead
+from flead_trainer.retry import Dependency, mongo_transient
 from flead_trainer.settings import TrainerSettings
 from flead_trainer.store import Delta, DeviceState, TrainerStore
 
@@ -61,6 +64,14 @@ class Trainer:
         self.changed: set[str] = set()  # devices whose state changed since the last checkpoint
         self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
+        self.anomalies: list[dict[str, Any]] = []  # flagged readings since then
+        self.mongo = Dependency(
+            "mongodb",
+            mongo_transient,
+            initial=s.trainer_retry_initial_seconds,
+            cap=s.trainer_retry_max_seconds,
+            patience=s.trainer_mongodb_patience_seconds,
+        )
         self.assignment = Assignment()  # every device until the operator's file says otherwise
         self._assignment_file = AssignmentFile(s.trainer_assignment_file)
         self._next_assignment = 0.0
@@ -92,8 +103,9 @@ class Trainer:
         )
 
     def step(self) -> int:
-        """Process one micro-batch; returns how many records it held (0 = none arrived)."""
-        msgs = self.consumer.consume(self.s.trainer_batch_size, self.s.trainer_poll_timeout_seconds)
+        """Process one micro-batch; returns how many records it held (0 = none arrived, or
+        consumption paused while the previous checkpoint is still being written)."""
+        msgs = [] if self._held_back() else self._consume()
         records = []
         for msg in msgs:
             if msg.error() is not None:
@@ -109,6 +121,26 @@ class Trainer:
         self.fed.tick()
         self.changed.update(self.fed.changed())  # sends and adoptions change device state too
         return len(records)
+
+    def _consume(self) -> list[Any]:
+        return self.consumer.consume(self.s.trainer_batch_size, self.s.trainer_poll_timeout_seconds)
+
+    def _held_back(self) -> bool:
+        """Back-pressure: a checkpoint is due but the previous one is not durable yet (e.g. its
+        writes wait out a MongoDB outage). Nothing is consumed then, so no offset moves and no
+        more than one interval waits in memory; waits up to one poll timeout for the write."""
+        inflight = self._inflight
+        if inflight is None or inflight.done() or not self._checkpoint_due():
+            return False
+        wait_futures([inflight], timeout=self.s.trainer_poll_timeout_seconds)
+        return not inflight.done()
+
+    def _checkpoint_due(self) -> bool:
+        return bool(self.uncommitted) and time.monotonic() >= self.next_checkpoint
+
+    def not_ready_reason(self) -> str | None:
+        """Why the trainer should get no traffic right now (None = no reason known here)."""
+        return self.mongo.reason
 
     def _process(self, records: list[Raw]) -> None:
         d = decode_batch(records, self.s.features)
@@ -131,7 +163,7 @@ class Trainer:
             self.topic, d, first_offsets(records), score, threshold, anomaly, self.fed.version
         ):
             self.results.setdefault(doc["partition"], []).append(doc)
-        self.store.write_anomalies(flagged)
+        self.anomalies += flagged
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in zip(d.device, d.partition, strict=True):
@@ -147,10 +179,14 @@ class Trainer:
 
     def checkpoint(self, wait: bool = False) -> None:
         """Snapshot the interval (results, device states, next offsets) and make it durable in a
-        writer thread, which commits the offsets only after the writes; one write in flight."""
+        writer thread, which commits the offsets only after the writes; one write in flight.
+        While the previous write is still running the checkpoint stays due and `step` consumes
+        nothing (back-pressure) — unless `wait`, which blocks until both are durable."""
+        if self.uncommitted and not wait and not self._write_done():
+            return
         self.next_checkpoint = time.monotonic() + self.s.trainer_checkpoint_seconds
         if self.uncommitted:
-            self._drain()  # back-pressure: the previous interval is durable first
+            self._drain()  # the previous interval is durable first
             offsets = dict(self.uncommitted)
             results = [merge_results(docs) for docs in self.results.values()]
             states: dict[int, dict[str, DeviceState]] = {p: {} for p in offsets}
@@ -163,9 +199,10 @@ class Trainer:
                 Delta(p, offsets[p], st, frozenset(self.dropped.pop(p, ())), self.fed.version)
                 for p, st in states.items()
             ]
+            anomalies, self.anomalies = self.anomalies, []
             self.results.clear()
             self.uncommitted.clear()
-            self._inflight = self._writer.submit(self._write, results, cps, offsets)
+            self._inflight = self._writer.submit(self._write, results, anomalies, cps, offsets)
         if wait:
             self._drain()
 
@@ -226,22 +263,41 @@ class Trainer:
         """Have the next checkpoint write these devices (state changed without a reading)."""
         self.changed.update(devices)
 
+    def _write_done(self) -> bool:
+        return self._inflight is None or self._inflight.done()
+
     def _drain(self) -> None:
         if self._inflight is not None:
             inflight, self._inflight = self._inflight, None
-            inflight.result()  # re-raises a failed write: the loop stops, nothing is committed
+            # Re-raises a failed write (not transient, or MongoDB down longer than its
+            # patience): the loop stops, nothing is committed.
+            inflight.result()
 
     def _write(
-        self, results: list[dict[str, Any]], cps: list[Delta], offsets: dict[int, int]
+        self,
+        results: list[dict[str, Any]],
+        anomalies: list[dict[str, Any]],
+        cps: list[Delta],
+        offsets: dict[int, int],
     ) -> None:
+        """Each MongoDB write is retried (capped backoff) while the database is unreachable:
+        every one of them is idempotent, so a write that landed before its reply was lost is
+        harmless to repeat. The offsets are committed only after all of them."""
         started = time.perf_counter()
         self.producer.flush(30)  # dead letters and anomalies before the offsets move
-        self.store.write_results(results)
-        m.CHECKPOINT_BYTES.inc(self.store.save(self.topic, cps))
+        call = self.mongo.call
+        call("anomalies write", lambda: self.store.write_anomalies(anomalies))
+        call("results write", lambda: self.store.write_results(results))
+        for c in cps:  # one partition at a time: a retry repeats only the unfinished one
+            m.CHECKPOINT_BYTES.inc(call("checkpoint write", functools.partial(self.save, c)))
         m.CHECKPOINT_DEVICES.inc(sum(len(c.changed) for c in cps))
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
         self.consumer.commit(offsets=tps, asynchronous=False)
         m.CHECKPOINT.observe(time.perf_counter() - started)
+
+    def save(self, delta: Delta) -> int:
+        """One partition's checkpoint (the store's `save` of one delta); BSON bytes written."""
+        return self.store.save(self.topic, [delta])
 
     def _count(
         self, device: np.ndarray, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray

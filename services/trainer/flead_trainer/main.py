@@ -31,11 +31,16 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
             m.LAG.labels(str(partition)).set(lag)
 
     consumer, producer = make_clients(s, on_stats)
-    store = TrainerStore(s.mongodb_uri, s.mongodb_database)
+    store = TrainerStore(
+        s.mongodb_uri,
+        s.mongodb_database,
+        timeout_ms=round(s.trainer_mongodb_timeout_seconds * 1000),
+    )
     client = AggregatorClient(s.aggregator_url, s.token, s.trainer_http_timeout_seconds)
     trainer = Trainer(s, consumer, producer, store, client)
     probes = probes or Probes(store.ping)
     probes.ready_check = store.ping
+    probes.why_not = trainer.not_ready_reason
     try:
         trainer.start()
         probes.assigned = True

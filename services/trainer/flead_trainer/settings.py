@@ -52,6 +52,21 @@ class TrainerSettings(KafkaSettings, MongoSettings, ModelSettings):
         default=5.0, gt=0, description="how often the assignment file is re-read"
     )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
+    trainer_retry_initial_seconds: float = Field(
+        default=0.2, gt=0, description="first wait before a failed MongoDB write is retried"
+    )
+    trainer_retry_max_seconds: float = Field(
+        default=5.0, gt=0, description="longest wait between retries (the wait doubles up to it)"
+    )
+    trainer_mongodb_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="how long one MongoDB call waits for a reachable server"
+    )
+    trainer_mongodb_patience_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long MongoDB may stay unreachable (consumption paused, writes retried) "
+        "before the trainer gives up and exits",
+    )
 
     @property
     def partition_list(self) -> list[int]:

@@ -198,6 +198,9 @@ class TrainerStore:
         """Per partition: the new segment, then the manifest, then drop retired segments.
 
         Returns the BSON bytes written (device documents, copied ones included, and manifests).
+        Safe to repeat after a failure, one delta at a time: the generation and the plan move on
+        only once every write of a delta is done, a repeated segment document (the same state)
+        is kept, a repeated manifest replaces its twin, drops and deletes are idempotent.
         """
         written = 0
         for c in deltas:
@@ -215,7 +218,7 @@ class TrainerStore:
                     if doc["_id"] in moving
                 ]
             if docs:
-                self._segment(topic, c.partition, g).insert_many(docs, ordered=False)
+                _insert_ignoring(self._segment(topic, c.partition, g), docs)
             manifest = {
                 "_id": g,
                 "next_offset": c.next_offset,
@@ -229,11 +232,11 @@ class TrainerStore:
             }
             _insert_replacing(self._manifests(topic, c.partition), [manifest])
             written += sum(len(encode(d)) for d in (*docs, manifest))
-            self.generation[c.partition] = g
-            self._where[c.partition] = plan.where
             for seg in sorted(plan.retire):
                 self._segment(topic, c.partition, seg).drop()
             self._manifests(topic, c.partition).delete_many({"_id": {"$lt": g}})
+            self.generation[c.partition] = g
+            self._where[c.partition] = plan.where
         return written
 
     def write_results(self, docs: Sequence[dict[str, Any]]) -> None:

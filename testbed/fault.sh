@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Hurt one component of the running test bed, by its pid file in .testbed/pids:
+#   testbed/fault.sh kill COMPONENT      SIGKILL, then wait until the process is gone
+#   testbed/fault.sh stop COMPONENT      SIGSTOP (frozen: its sockets stay open, nothing answers)
+#   testbed/fault.sh cont COMPONENT      SIGCONT, then wait until healthy
+#   testbed/fault.sh restart COMPONENT   SIGKILL if still running, start it again on the SAME
+#                                        data (same topics, offsets, databases), wait until healthy
+# COMPONENT: ferretdb | kafka. A component is added by listing it in FAULT_COMPONENTS with its
+# start (testbed/lib/components.sh, shared with up.sh) and health functions.
+# Never touches another component; the bed's other processes keep running.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+. "$TESTBED_DIR/lib/components.sh"
+. "$TESTBED_DIR/lib/stop.sh"
+
+# name -> "start-function health-function seconds-to-wait-for-health"
+declare -A FAULT_COMPONENTS=(
+  [ferretdb]="start_ferretdb healthy_ferretdb 60"
+  [kafka]="start_kafka healthy_kafka 120"
+)
+
+usage() {
+  echo "usage: testbed/fault.sh kill|stop|cont|restart COMPONENT  (COMPONENT: ${!FAULT_COMPONENTS[*]})" >&2
+  exit 2
+}
+
+# running_pid NAME: the component's pid when it is alive and belongs to this bed.
+running_pid() { owned_pid "$PIDS/$1.pid" "$STATE"; }
+
+# gone NAME PID: true once PID no longer runs (a zombie of nobody's counts as gone).
+gone() { ! kill -0 "$2" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" == Z ]]; }
+
+kill_component() {
+  local name="$1" pid
+  pid="$(running_pid "$name")" || { log "$name is not running (nothing to kill)"; return 0; }
+  kill -KILL "$pid"
+  wait_for "$name" 20 "$LOGS/$name.log" "pid $pid to exit after SIGKILL" gone "$name" "$pid"
+  ok "$name killed (SIGKILL, pid $pid)"
+}
+
+stop_component() {
+  local name="$1" pid
+  pid="$(running_pid "$name")" || fail "$name" "kill -STOP <pid from $PIDS/$name.pid>" "$LOGS/$name.log" "$name is not running"
+  kill -STOP "$pid"
+  ok "$name stopped (SIGSTOP, pid $pid); resume it with: testbed/fault.sh cont $name"
+}
+
+wait_healthy() {
+  local name="$1" health="$2" timeout="$3"
+  wait_ready "$name" "$timeout" "$name healthy ($health)" "$health"
+}
+
+cont_component() {
+  local name="$1" health="$2" timeout="$3" pid
+  pid="$(running_pid "$name")" || fail "$name" "kill -CONT <pid from $PIDS/$name.pid>" "$LOGS/$name.log" "$name is not running (restart it instead)"
+  kill -CONT "$pid"
+  wait_healthy "$name" "$health" "$timeout"
+  ok "$name continued (SIGCONT, pid $pid) and healthy"
+}
+
+restart_component() {
+  local name="$1" start="$2" t0
+  t0=$(now)
+  kill_component "$name"
+  # daemon() starts a fresh log; the one of the killed process is kept next to it.
+  if [[ -f "$LOGS/$name.log" ]]; then mv -f "$LOGS/$name.log" "$LOGS/$name.log.before-restart"; fi
+  "$start" # waits until healthy, fails with the log tail
+  ok "$name restarted on the same data and healthy in $(elapsed "$t0") (pid $(cat "$PIDS/$name.pid"))"
+}
+
+main() {
+  (($# == 2)) || usage
+  local action="$1" name="$2" spec
+  spec="${FAULT_COMPONENTS[$name]:-}"
+  [[ -n "$spec" ]] || usage
+  [[ -f "$STATE/env" && ! -f "$STATE/borrowed" ]] ||
+    fail "$name" "testbed/fault.sh $action $name" "" "no test bed of this checkout is up in $STATE (a borrowed bed is not ours to hurt)"
+  local start health timeout
+  read -r start health timeout <<<"$spec"
+  case "$action" in
+    kill) kill_component "$name" ;;
+    stop) stop_component "$name" ;;
+    cont) cont_component "$name" "$health" "$timeout" ;;
+    restart) restart_component "$name" "$start" ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
