@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 SUITES = ("engine", "aggregation", "services", "operator_scale")
@@ -49,17 +50,33 @@ def main(argv: list[str] | None = None) -> int:
             everything[name] = {"error": str(exc)}
             continue
         everything[name] = rows
-        table = Table(title=f"{name} ({time.perf_counter() - started:.0f} s)")
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(_fmt(row.get(column)) for column in columns))
-        console.print(table)
+        render(console, f"{name} ({time.perf_counter() - started:.0f} s)", rows)
     if args.json_out:
         with open(args.json_out, "w") as handle:
             json.dump(everything, handle, indent=2, default=str)
     return 0
+
+
+def render(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
+    """A table when it fits the terminal (or a pipe's 80 columns); else one block per row of
+    `column: value` lines, so nothing wraps into unreadable cells."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_fmt(row.get(column)) for column in columns))
+    unbounded = console.options.update(max_width=1_000_000)
+    if Measurement.get(console, unbounded, table).maximum <= console.width:
+        console.print(table)
+        return
+    console.print(title, style="bold")
+    width = max(map(len, columns), default=0)
+    for row in rows:
+        for column in columns:
+            if row.get(column) is not None:
+                console.print(f"  {column:<{width}}  {_fmt(row[column])}", soft_wrap=True)
+        console.print()
 
 
 def _fmt(value: Any) -> str:
