@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from confluent_kafka import KafkaException
 from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flead.logging import configure_logging, get_logger
@@ -17,6 +18,7 @@ from flead_producer.plan import parse_partition_map
 from flead_producer.runner import Runner
 from flead_producer.settings import ProducerSettings, load_settings
 from flead_producer.sources import load_readings
+from flead_producer.topics import ensure_topics, topic_plan
 
 __all__ = ["main"]
 
@@ -46,6 +48,10 @@ def run(s: ProducerSettings, stop: threading.Event) -> int:
     log.info(
         "streaming", rows=len(readings), devices=len(set(readings.device)), topic=s.readings_topic
     )
+    if s.producer_create_topics:  # before any client can auto-create them with 1 partition
+        created = ensure_topics(s.kafka_bootstrap_servers, topic_plan(s))
+        if created:
+            log.info("topics created", topics=created)
     runner = Runner(s, overrides, stop=stop)
     if s.producer_progress and sys.stderr.isatty():
         columns = (TextColumn("producing"), MofNCompleteColumn(), TimeElapsedColumn())
@@ -77,7 +83,7 @@ def main() -> None:
     register_scrape_target("flead-producer", s.port)
     try:
         sent = run(s, stop)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, KafkaException) as exc:
         log.error("cannot produce", error=str(exc))
         sys.exit(2)
     log.info("done", sent=sent)

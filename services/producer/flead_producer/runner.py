@@ -29,6 +29,7 @@ def kafka_config(s: ProducerSettings) -> dict[str, Any]:
         "linger.ms": 5,
         "queue.buffering.max.messages": 500_000,
         "client.id": "flead-producer",
+        "allow.auto.create.topics": False,  # a metadata lookup must not create a 1-partition topic
     }
 
 

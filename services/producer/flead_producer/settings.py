@@ -49,6 +49,11 @@ class ProducerSettings(KafkaSettings):
     producer_progress: bool = Field(
         default=True, description="rich progress bar on a terminal (log lines otherwise)"
     )
+    producer_create_topics: bool = Field(
+        default=True,
+        description="create missing topics and grow short ones before producing (as "
+        "`python -m flead_producer.topics` does)",
+    )
 
     @property
     def port(self) -> int:
