@@ -22,6 +22,7 @@ __all__ = ["Reconciler"]
 
 log = get_logger("flead_operator.reconciler")
 RETRY_SECONDS = 5.0
+ECHO_SECONDS = 2.0  # a follow-up pass after writes, in case their watch echo never arrives
 STATUS_BATCH_PER_WORKER = 4  # status writes per pass = api_concurrency * this
 
 
@@ -136,6 +137,10 @@ class Reconciler:
             self._metrics.reconcile_errors.inc()
             log.warning("reconcile failed, retrying", namespace=namespace, failures=failures)
             asyncio.get_running_loop().call_later(RETRY_SECONDS, self.mark, namespace)
+        elif plan.apply or plan.delete or plan.status:
+            # One more pass once the writes should have echoed: the plan (and the Ready gauge)
+            # converges even when a watch event is lost, as seen across an API-server outage.
+            asyncio.get_running_loop().call_later(ECHO_SECONDS, self.mark, namespace)
         if plan.apply or plan.delete or plan.status:
             log.info(
                 "reconciled",
