@@ -133,3 +133,15 @@ def test_a_recreated_device_is_written_again() -> None:
 
     asyncio.run(scenario())
     assert [c for c in kube.calls if c[0] == "patch"] == [("patch", "mote-1"), ("patch", "mote-1")]
+
+
+def test_a_pass_that_wrote_is_followed_by_one_without_any_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One mark, no further events (a lost watch echo): a follow-up pass re-plans the namespace
+    by itself, and sends nothing the first pass already sent."""
+    monkeypatch.setattr("flead_operator.reconciler.ECHO_SECONDS", 0.05)
+    kube = RecordingKube()
+    reconciler = _run(kube, marks=1, reconciles=2, debounce=0.05)[0]
+    assert reconciler.reconciles >= 2
+    assert len(kube.calls) == 6
