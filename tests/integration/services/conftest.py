@@ -204,3 +204,26 @@ def metric_value(url: str, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def produce_two_partitions(b: Bed, seed: int) -> None:
+    """Half a day of 12 synthetic motes on two partitions, all published before it returns."""
+    producer = b.start(
+        "flead_producer",
+        f"producer-{seed}",
+        flead_readings_partitions=2,
+        flead_producer_synth_devices=12,
+        flead_producer_synth_days=0.5,
+        flead_producer_synth_seed=seed,
+        flead_producer_labels="none",
+        flead_metrics_port=free_port(),
+    )
+    assert producer.wait(120) == 0, b.log(f"producer-{seed}")
+
+
+def consumed(port: int) -> float:
+    """Readings the trainer on `port` scored so far (0 while its HTTP server is not up)."""
+    try:
+        return metric_value(f"http://127.0.0.1:{port}/metrics", "flead_readings_consumed_total")
+    except httpx.HTTPError:
+        return 0.0

@@ -20,12 +20,13 @@ import pytest
 from tests.integration.services.conftest import (
     Bed,
     committed_offsets,
+    consumed,
     free_port,
     metric_value,
     partition_watermarks,
+    produce_two_partitions,
     result_rows,
 )
-from tests.integration.services.test_trainer_recovery import consumed, produce
 from tests.support.testbed import wait_until
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_mongodb_down_15s_pauses_then_resumes_exactly_once(
     the readings topic ends with exactly one durable result."""
     bed.create_topics(2)
     readings = bed.topic("readings")
-    produce(bed, seed=0)
+    produce_two_partitions(bed, seed=0)
     first = partition_watermarks(bed, readings)
     assert min(first.values()) > 0, first
     port = free_port()
@@ -84,7 +85,7 @@ def test_mongodb_down_15s_pauses_then_resumes_exactly_once(
 
     with bed_component_down("ferretdb", OUTAGE_SECONDS):
         down_at = time.monotonic()
-        produce(bed, seed=1)  # the second part arrives while the database is down
+        produce_two_partitions(bed, seed=1)  # the second part arrives while the database is down
         total = sum(partition_watermarks(bed, readings).values())
         status, body = wait_until(
             "/readyz 503 naming mongodb",

@@ -12,36 +12,21 @@ import signal
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.integration.services.conftest import (
     Bed,
     committed_offsets,
+    consumed,
     free_port,
-    metric_value,
     partition_watermarks,
+    produce_two_partitions,
     result_rows,
     start_aggregator,
 )
 from tests.support.testbed import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def produce(b: Bed, seed: int) -> None:
-    """Half a day of 12 synthetic motes on two partitions, all published before it returns."""
-    producer = b.start(
-        "flead_producer",
-        f"producer-{seed}",
-        flead_readings_partitions=2,
-        flead_producer_synth_devices=12,
-        flead_producer_synth_days=0.5,
-        flead_producer_synth_seed=seed,
-        flead_producer_labels="none",
-        flead_metrics_port=free_port(),
-    )
-    assert producer.wait(120) == 0, b.log(f"producer-{seed}")
 
 
 def trainer_env(
@@ -59,14 +44,6 @@ def trainer_env(
     }
 
 
-def consumed(port: int) -> float:
-    """Readings the trainer on `port` scored so far (0 while its HTTP server is not up)."""
-    try:
-        return metric_value(f"http://127.0.0.1:{port}/metrics", "flead_readings_consumed_total")
-    except httpx.HTTPError:
-        return 0.0
-
-
 def resumed(b: Bed, name: str) -> dict[int, int]:
     """The offsets a trainer process said it resumed each partition at."""
     lines = [json.loads(x) for x in b.log(name).splitlines() if '"assigned"' in x]
@@ -80,7 +57,7 @@ def test_sigkill_then_restart_loses_and_duplicates_nothing(bed: Bed) -> None:
     bed.create_topics(2)
     aggregator, _ = start_aggregator(bed)
     readings = bed.topic("readings")
-    produce(bed, seed=0)
+    produce_two_partitions(bed, seed=0)
     first = partition_watermarks(bed, readings)
     first_total = sum(first.values())
     assert first_total > 5_000
@@ -106,7 +83,7 @@ def test_sigkill_then_restart_loses_and_duplicates_nothing(bed: Bed) -> None:
     two.send_signal(signal.SIGKILL)
     two.wait(10)
 
-    produce(bed, seed=1)
+    produce_two_partitions(bed, seed=1)
     total = sum(partition_watermarks(bed, readings).values())
     assert total > first_total
     three = bed.start(
