@@ -23,6 +23,8 @@ class ModelConfig:
     """
 
     hidden: tuple[int, ...] = (32, 16)
+    network: bool = True  # False: the network's output is ignored (the `no_network` ablation)
+    alarm_budget: float = 0.5  # false-alarm episodes per device-day the label-free threshold allows
     lr: float = 0.005
     beta1: float = 0.9
     beta2: float = 0.999
@@ -55,6 +57,7 @@ class ModelConfig:
         checks = {
             "hidden": all(h > 0 for h in self.hidden) and len(self.hidden) >= 1,
             "lr": self.lr > 0,
+            "alarm_budget": self.alarm_budget > 0,
             "prox_mu": self.prox_mu >= 0,
             "warmup": self.warmup >= 0,
             "quantile": 0.0 < self.quantile < 1.0,
