@@ -1,4 +1,4 @@
-"""The writes the operator makes (trainers, their device ConfigMaps, statuses), counted by verb."""
+"""The writes the operator makes (trainers, their ServiceAccounts and device ConfigMaps, statuses), counted by verb."""
 
 from __future__ import annotations
 
@@ -82,6 +82,11 @@ class Kube:
         meta = body["metadata"]
         self._apply(f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}", body)
 
+    def apply_serviceaccount(self, body: dict[str, Any]) -> None:
+        """Create or update a trainer's ServiceAccount (its identity at the aggregator)."""
+        meta = body["metadata"]
+        self._apply(f"/api/v1/namespaces/{meta['namespace']}/serviceaccounts/{meta['name']}", body)
+
     def delete_deployment(self, namespace: str, name: str) -> None:
         """Delete a trainer Deployment; its ReplicaSets and pods follow in the background."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
@@ -90,6 +95,10 @@ class Kube:
     def delete_configmap(self, namespace: str, name: str) -> None:
         """Delete a trainer's device ConfigMap."""
         self._delete(f"/api/v1/namespaces/{namespace}/configmaps/{name}", None)
+
+    def delete_serviceaccount(self, namespace: str, name: str) -> None:
+        """Delete a trainer's ServiceAccount: its tokens stop authenticating at once."""
+        self._delete(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", None)
 
     def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """JSON-merge-patch the status subresource of one FederatedDevice."""

@@ -10,6 +10,7 @@ from flead.partitioning import partition_for
 from flead_operator.grouping import Member, plan_groups
 from flead_operator.records import (
     ASSIGNMENT_LABEL,
+    GROUP_LABEL,
     HASH_ANNOTATION,
     DeviceRecord,
     TrainerRecord,
@@ -20,6 +21,7 @@ from flead_operator.specs import (
     assignment_name,
     trainer_deployment,
     trainer_name,
+    trainer_serviceaccount,
 )
 from flead_operator.status import Assignment, desired_status, status_patch
 
@@ -38,6 +40,8 @@ class Plan:
     ready: int  # devices whose stored status already says Ready=True
     configmaps: tuple[dict[str, Any], ...] = ()  # device assignments, applied before `apply`
     delete_configmaps: tuple[str, ...] = ()  # assignments of deleted trainers, after `delete`
+    serviceaccounts: tuple[dict[str, Any], ...] = ()  # identities of `apply`, applied first
+    delete_serviceaccounts: tuple[str, ...] = ()  # identities of deleted trainers, after `delete`
 
 
 def effective_partition(device: DeviceRecord, partitions: int) -> int:
@@ -166,6 +170,11 @@ def plan_namespace(
         apply=apply,
         configmaps=reassign,
         delete_configmaps=tuple(assignment_name(existing[name].group) for name in delete),
+        serviceaccounts=tuple(
+            trainer_serviceaccount(namespace, body["metadata"]["labels"][GROUP_LABEL])
+            for body in apply
+        ),
+        delete_serviceaccounts=delete,
         delete=delete,
         status=tuple(patches),
         devices=len(devices),

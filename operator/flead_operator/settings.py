@@ -70,6 +70,17 @@ class OperatorSettings(BaseSettings):
     trainer_run_as_user: int = Field(
         default=10001, ge=1, description="non-root UID of trainer pods"
     )
+    trainer_token_audience: str = Field(
+        default="flead-aggregator",
+        min_length=1,
+        description="audience of each trainer's projected ServiceAccount token (the aggregator's)",
+    )
+    trainer_token_expiration_seconds: int = Field(
+        default=600,
+        ge=600,
+        le=86400,
+        description="lifetime of the projected token; the kubelet rotates it at 80%",
+    )
 
     # Behaviour
     debounce_seconds: float = Field(

@@ -27,6 +27,7 @@ from flead_operator.settings import OperatorSettings
 
 __all__ = [
     "ASSIGNMENT_FILE",
+    "TOKEN_FILE",
     "assignment_configmap",
     "assignment_document",
     "assignment_name",
@@ -35,12 +36,15 @@ __all__ = [
     "spec_hash",
     "trainer_deployment",
     "trainer_name",
+    "trainer_serviceaccount",
 ]
 
 METRICS_PORT_NAME = "http-metrics"
 ASSIGNMENT_DIR = "/etc/flead/assignment"
 ASSIGNMENT_KEY = "devices.json"
 ASSIGNMENT_FILE = f"{ASSIGNMENT_DIR}/{ASSIGNMENT_KEY}"
+TOKEN_DIR = "/var/run/secrets/flead.io/aggregator"
+TOKEN_FILE = f"{TOKEN_DIR}/token"
 
 
 def trainer_name(group: str) -> str:
@@ -92,6 +96,19 @@ def assignment_configmap(
     }
 
 
+def trainer_serviceaccount(namespace: str, group: str) -> dict[str, Any]:
+    """The group's own ServiceAccount (server-side apply body): the identity its trainer proves
+    to the aggregator with a projected token. The aggregator maps it to the group through the
+    ``flead.io/partition-group`` label, which only the operator writes. No API permissions are
+    bound to it, and no token is mounted by default (the pod projects its own)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": trainer_name(group), "namespace": namespace, "labels": _labels(group)},
+        "automountServiceAccountToken": False,
+    }
+
+
 def selector_labels(group: str) -> dict[str, str]:
     """Labels selecting a group's trainer pods (immutable once the Deployment exists)."""
     return {"app.kubernetes.io/component": "trainer", GROUP_LABEL: group}
@@ -126,6 +143,7 @@ def _container(
             {"name": "FLEAD_CONSUMER_GROUP", "value": consumer_group(namespace, group)},
             {"name": "FLEAD_METRICS_PORT", "value": str(s.trainer_metrics_port)},
             {"name": "FLEAD_TRAINER_ASSIGNMENT_FILE", "value": ASSIGNMENT_FILE},
+            {"name": "FLEAD_TRAINER_TOKEN_FILE", "value": TOKEN_FILE},
         ],
         "envFrom": env_from,
         "ports": [
@@ -155,7 +173,22 @@ def _container(
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "assignment", "mountPath": ASSIGNMENT_DIR, "readOnly": True},
+            {"name": "aggregator-token", "mountPath": TOKEN_DIR, "readOnly": True},
         ],
+    }
+
+
+def _token_volume(s: OperatorSettings) -> dict[str, Any]:
+    """A short-lived token of the group's ServiceAccount for the aggregator's audience only; the
+    kubelet rewrites the file before it expires (the trainer reads it before each request)."""
+    token = {
+        "audience": s.trainer_token_audience,
+        "expirationSeconds": s.trainer_token_expiration_seconds,
+        "path": "token",
+    }
+    return {
+        "name": "aggregator-token",
+        "projected": {"sources": [{"serviceAccountToken": token}]},
     }
 
 
@@ -198,6 +231,8 @@ def trainer_deployment(
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
+                    "serviceAccountName": trainer_name(group),
+                    # No API token: only the aggregator's audience-bound one, projected below.
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
@@ -212,6 +247,7 @@ def trainer_deployment(
                     "volumes": [
                         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                         {"name": "assignment", "configMap": {"name": assignment_name(group)}},
+                        _token_volume(s),
                     ],
                 },
             },

@@ -41,24 +41,35 @@ class Writer:
         self._sent: dict[tuple[str, str, str], tuple[str, Any, float]] = {}
 
     async def execute(self, namespace: str, plan: Plan, seen: Mapping[Any, Any]) -> int:
-        """Device ConfigMaps, then Deployments, then statuses; returns the number of failed calls.
+        """ServiceAccounts and device ConfigMaps, then Deployments, then statuses; returns the
+        number of failed calls.
 
         A Deployment records the revision of its ConfigMap, so it is applied only once every
-        ConfigMap of the pass is: a failed ConfigMap is retried, never recorded as applied.
+        ConfigMap (and the identity its pods run as) of the pass is: a failed one is retried,
+        never recorded as applied.
         """
         kube = self._kube
-        failures = await self._gather(
-            [
-                self._once(
-                    ("configmap", namespace, body["metadata"]["name"]),
-                    repr(body),
-                    seen.get(body["metadata"]["name"].removesuffix("-devices")),
-                    kube.apply_configmap,
-                    body,
-                )
-                for body in plan.configmaps
-            ]
-        )
+        calls = [
+            self._once(
+                ("serviceaccount", namespace, body["metadata"]["name"]),
+                repr(body),
+                seen.get(body["metadata"]["name"]),
+                kube.apply_serviceaccount,
+                body,
+            )
+            for body in plan.serviceaccounts
+        ]
+        calls += [
+            self._once(
+                ("configmap", namespace, body["metadata"]["name"]),
+                repr(body),
+                seen.get(body["metadata"]["name"].removesuffix("-devices")),
+                kube.apply_configmap,
+                body,
+            )
+            for body in plan.configmaps
+        ]
+        failures = await self._gather(calls)
         if failures:
             return failures
         calls = [
@@ -94,6 +105,17 @@ class Writer:
                     name,
                 )
                 for name in plan.delete_configmaps
+            ]
+            + [
+                self._once(
+                    ("serviceaccount", namespace, name),
+                    "delete",
+                    None,
+                    kube.delete_serviceaccount,
+                    namespace,
+                    name,
+                )
+                for name in plan.delete_serviceaccounts
             ]
         )
         calls = [

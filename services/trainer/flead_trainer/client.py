@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from pathlib import Path
 
 import httpx
 
@@ -10,17 +11,51 @@ from flead.federation import ModelVersion, Outcome, Update, bundle_blob, etag_of
 from flead.logging import get_logger
 from flead.wire import WireError
 
-__all__ = ["AggregatorClient"]
+__all__ = ["AggregatorClient", "BearerToken"]
 
 log = get_logger(__name__)
+
+
+class BearerToken(httpx.Auth):
+    """`Authorization: Bearer` from a fixed token, or from a file read before every request (a
+    projected ServiceAccount token the kubelet rotates in place). An unreadable file sends no
+    token: the aggregator answers 401 and the update is kept and retried."""
+
+    def __init__(self, token: str | None, token_file: str = "") -> None:
+        self.token, self.token_file = token, token_file
+        self._warned = False
+
+    def current(self) -> str | None:
+        """The token to send now."""
+        if not self.token_file:
+            return self.token
+        try:
+            token = Path(self.token_file).read_text().strip()
+        except OSError as exc:
+            if not self._warned:
+                log.warning("cannot read the token file", path=self.token_file, error=str(exc))
+                self._warned = True
+            return None
+        self._warned = False
+        return token or None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the header (httpx calls this for every request)."""
+        token = self.current()
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
 
 
 class AggregatorClient:
     """Talks to POST /api/local-update and GET /api/global-model; never raises on network errors."""
 
-    def __init__(self, url: str, token: str | None, timeout: float = 3.0) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+    def __init__(
+        self, url: str, token: str | None, timeout: float = 3.0, token_file: str = ""
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"), auth=BearerToken(token, token_file), timeout=timeout
+        )
 
     def send(self, update: Update) -> Outcome:
         """POST one update (its id as the Idempotency-Key)."""
@@ -44,7 +79,8 @@ class AggregatorClient:
             detail = response.json().get("detail", {})
             log.warning("update refused", update_id=update_id, **detail)
             return Outcome.STALE if detail.get("reason") == "stale" else Outcome.REJECTED
-        return Outcome.ERROR
+        _refused(response, "update not accepted")
+        return Outcome.ERROR  # 401/403/503 too: the samples stay and are sent again
 
     def fetch(self, have: int | None) -> ModelVersion | None:
         """The current version unless it is `have` (If-None-Match); None when unreachable."""
@@ -54,6 +90,8 @@ class AggregatorClient:
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
+            if response.status_code != 304:
+                _refused(response, "global model not served")
             return None
         try:
             return ModelVersion.from_blob(response.content)
@@ -64,3 +102,15 @@ class AggregatorClient:
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
+
+
+def _refused(response: httpx.Response, what: str) -> None:
+    """Log an authentication / authorisation / availability refusal with the server's reason."""
+    if response.status_code in (401, 403, 503):
+        try:
+            detail = response.json().get("detail", {})
+        except ValueError:
+            detail = {}
+        reason = detail.get("reason", "") if isinstance(detail, dict) else ""
+        message = detail.get("message", "") if isinstance(detail, dict) else str(detail)
+        log.warning(what, status=response.status_code, reason=reason, message=message)

@@ -36,7 +36,9 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
         s.mongodb_database,
         timeout_ms=round(s.trainer_mongodb_timeout_seconds * 1000),
     )
-    client = AggregatorClient(s.aggregator_url, s.token, s.trainer_http_timeout_seconds)
+    client = AggregatorClient(
+        s.aggregator_url, s.token, s.trainer_http_timeout_seconds, s.trainer_token_file
+    )
     trainer = Trainer(s, consumer, producer, store, client)
     probes = probes or Probes(store.ping)
     probes.ready_check = store.ping

@@ -25,6 +25,11 @@ class TrainerSettings(KafkaSettings, MongoSettings, ModelSettings):
     )
     aggregator_url: str = Field(default="http://127.0.0.1:8000", description="aggregator base URL")
     aggregator_token: SecretStr | None = Field(default=None, description="bearer token for writes")
+    trainer_token_file: str = Field(
+        default="",
+        description="file holding the bearer token, re-read before each request (the operator "
+        "sets it to the group's projected ServiceAccount token); empty = FLEAD_AGGREGATOR_TOKEN",
+    )
     trainer_batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="max readings per micro-batch"
     )

@@ -23,10 +23,15 @@ ALLOWED = [
     ("create", "configmaps"),
     ("patch", "configmaps"),
     ("delete", "configmaps"),
+    ("create", "serviceaccounts"),
+    ("patch", "serviceaccounts"),
+    ("delete", "serviceaccounts"),
 ]
 DENIED = [
     ("get", "secrets"),
     ("list", "configmaps"),
+    ("get", "serviceaccounts"),
+    ("create", "serviceaccounts/token"),
     ("list", "pods"),
     ("update", "deployments.apps"),
     ("patch", "federateddevices.flead.io"),
@@ -45,12 +50,12 @@ def _can(operator_namespace: str, verb: str, resource: str) -> bool:
 
 
 def test_rendered_rules_are_the_documented_minimum(operator_namespace: str) -> None:
-    """helm template renders a SA, a ClusterRole with four rules and its binding."""
+    """helm template renders a SA, a ClusterRole with five rules and its binding."""
     docs = [d for d in yaml.safe_load_all(render_rbac(operator_namespace)) if d]
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
     role = next(d for d in docs if d["kind"] == "ClusterRole")
-    assert len(role["rules"]) == 4
+    assert len(role["rules"]) == 5
 
 
 @pytest.mark.parametrize(("verb", "resource"), ALLOWED)

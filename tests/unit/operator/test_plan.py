@@ -182,4 +182,23 @@ def test_deleting_a_groups_last_device_deletes_its_configmap() -> None:
     devices, trainers = _converge(devices, trainers, plan_namespace("lab", devices, [], S, NOW))
     plan = plan_namespace("lab", [], trainers, S, NOW)
     assert sorted(plan.delete_configmaps) == sorted(f"{name}-devices" for name in plan.delete)
+    assert sorted(plan.delete_serviceaccounts) == sorted(plan.delete)
     assert len(plan.delete) == 3
+
+
+def test_every_applied_trainer_brings_its_serviceaccount() -> None:
+    """A ServiceAccount per applied Deployment, named as the pod's serviceAccountName, labelled
+    with its group; a converged namespace applies none."""
+    devices, trainers = _devices(), []
+    plan = plan_namespace("lab", devices, [], S, NOW)
+    accounts = {sa["metadata"]["name"]: sa for sa in plan.serviceaccounts}
+    for body in plan.apply:
+        pod = body["spec"]["template"]["spec"]
+        sa = accounts[pod["serviceAccountName"]]
+        assert (
+            sa["metadata"]["labels"]["flead.io/partition-group"]
+            == (body["metadata"]["labels"]["flead.io/partition-group"])
+        )
+    assert len(accounts) == len(plan.apply) == 3
+    devices, trainers = _converge(devices, trainers, plan)
+    assert plan_namespace("lab", devices, trainers, S, NOW).serviceaccounts == ()

@@ -41,6 +41,12 @@ class RecordingKube:
     def delete_configmap(self, namespace: str, name: str) -> None:
         self._record("delete-configmap", name)
 
+    def apply_serviceaccount(self, body: dict[str, Any]) -> None:
+        self._record("serviceaccount", body["metadata"]["name"])
+
+    def delete_serviceaccount(self, namespace: str, name: str) -> None:
+        self._record("delete-serviceaccount", name)
+
     def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
         self._record("patch", name)
 
@@ -77,12 +83,13 @@ def _run(
 
 
 def test_bursts_of_events_are_debounced_into_one_reconcile() -> None:
-    """Five quick marks -> one pass: one device ConfigMap and one apply per group, one status
-    patch per device; every ConfigMap is written before any Deployment."""
+    """Five quick marks -> one pass: one ServiceAccount, one device ConfigMap and one apply per
+    group, one status patch per device; every ConfigMap and ServiceAccount is written before any
+    Deployment."""
     kube = RecordingKube()
     reconciler, metrics = _run(kube, marks=5, reconciles=1)
     assert reconciler.reconciles == 1
-    assert [verb for verb, _ in kube.calls[:2]] == ["configmap", "configmap"]
+    assert {verb for verb, _ in kube.calls[:4]} == {"configmap", "serviceaccount"}
     assert sorted(kube.calls) == [
         ("apply", "flead-trainer-p0-3"),
         ("apply", "flead-trainer-p8-11"),
@@ -90,6 +97,8 @@ def test_bursts_of_events_are_debounced_into_one_reconcile() -> None:
         ("configmap", "flead-trainer-p8-11-devices"),
         ("patch", "mote-1"),
         ("patch", "mote-2"),
+        ("serviceaccount", "flead-trainer-p0-3"),
+        ("serviceaccount", "flead-trainer-p8-11"),
     ]
     assert metrics.devices._value.get() == 2
 
@@ -99,7 +108,7 @@ def test_unechoed_writes_are_not_repeated() -> None:
     kube = RecordingKube()
     reconciler = _run(kube, marks=2, reconciles=2, gap=0.5, debounce=0.05)[0]
     assert reconciler.reconciles == 2
-    assert len(kube.calls) == 6
+    assert len(kube.calls) == 8
 
 
 def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +118,7 @@ def test_failed_calls_are_counted_and_retried(monkeypatch: pytest.MonkeyPatch) -
     reconciler, metrics = _run(kube, marks=1, reconciles=2, debounce=0.05)
     assert metrics.reconcile_errors._value.get() == 1
     assert reconciler.reconciles >= 2
-    assert len(kube.calls) >= 7  # the failed write was sent again
+    assert len(kube.calls) >= 9  # the failed write was sent again
 
 
 def test_a_recreated_device_is_written_again() -> None:
@@ -144,4 +153,4 @@ def test_a_pass_that_wrote_is_followed_by_one_without_any_event(
     kube = RecordingKube()
     reconciler = _run(kube, marks=1, reconciles=2, debounce=0.05)[0]
     assert reconciler.reconciles >= 2
-    assert len(kube.calls) == 6
+    assert len(kube.calls) == 8

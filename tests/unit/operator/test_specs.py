@@ -10,10 +10,12 @@ from flead_operator.records import ASSIGNMENT_LABEL, HASH_ANNOTATION, DeviceReco
 from flead_operator.settings import OperatorSettings
 from flead_operator.specs import (
     ASSIGNMENT_FILE,
+    TOKEN_FILE,
     assignment_configmap,
     consumer_group,
     trainer_deployment,
     trainer_name,
+    trainer_serviceaccount,
 )
 
 pytestmark = pytest.mark.unit
@@ -137,3 +139,50 @@ def test_assignment_revision_does_not_change_the_pod_spec() -> None:
     hashes = {b["metadata"]["annotations"][HASH_ANNOTATION] for b in (one, two)}
     assert len(hashes) == 1
     assert two["metadata"]["labels"][ASSIGNMENT_LABEL] == "rev-2"
+
+
+def test_each_group_runs_as_its_own_serviceaccount() -> None:
+    """The pod runs as flead-trainer-<group>, which carries the group label the aggregator reads
+    and mounts no API token of its own."""
+    body = trainer_deployment("lab", "p4-7", (4, 5, 6, 7), SETTINGS)
+    sa = trainer_serviceaccount("lab", "p4-7")
+    pod = body["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"] == "flead-trainer-p4-7"
+    assert pod["automountServiceAccountToken"] is False
+    assert sa["kind"] == "ServiceAccount"
+    assert sa["metadata"]["namespace"] == "lab"
+    assert sa["metadata"]["labels"]["flead.io/partition-group"] == "p4-7"
+    assert sa["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "flead-operator"
+    assert sa["automountServiceAccountToken"] is False
+    other = trainer_deployment("lab", "p0-3", (0,), SETTINGS)["spec"]["template"]["spec"]
+    assert other["serviceAccountName"] != pod["serviceAccountName"]
+
+
+def test_the_trainer_gets_a_short_lived_aggregator_token() -> None:
+    """A projected token for audience flead-aggregator, 600 s by default, mounted read-only
+    where FLEAD_TRAINER_TOKEN_FILE points; both settings reach the spec."""
+    body = trainer_deployment("lab", "p0-3", (0,), SETTINGS)
+    env = {e["name"]: e["value"] for e in _container(body)["env"]}
+    assert env["FLEAD_TRAINER_TOKEN_FILE"] == TOKEN_FILE
+    (mount,) = [m for m in _container(body)["volumeMounts"] if m["name"] == "aggregator-token"]
+    assert mount["mountPath"] + "/token" == TOKEN_FILE
+    assert mount["readOnly"] is True
+    volumes = {v["name"]: v for v in body["spec"]["template"]["spec"]["volumes"]}
+    (source,) = volumes["aggregator-token"]["projected"]["sources"]
+    assert source == {
+        "serviceAccountToken": {
+            "audience": "flead-aggregator",
+            "expirationSeconds": 600,
+            "path": "token",
+        }
+    }
+    s = OperatorSettings(trainer_token_audience="other", trainer_token_expiration_seconds=3600)
+    volumes = trainer_deployment("lab", "p0-3", (0,), s)["spec"]["template"]["spec"]["volumes"]
+    token = volumes[-1]["projected"]["sources"][0]["serviceAccountToken"]
+    assert (token["audience"], token["expirationSeconds"]) == ("other", 3600)
+
+
+def test_token_lifetime_is_at_least_what_the_api_server_accepts() -> None:
+    """The API server refuses projected tokens shorter than 10 minutes: so do the settings."""
+    with pytest.raises(ValueError, match="600"):
+        OperatorSettings(trainer_token_expiration_seconds=60)
