@@ -6,9 +6,21 @@ import json
 import os
 from pathlib import Path
 
-from prometheus_client import start_http_server
+from prometheus_client import Counter, Gauge, start_http_server
 
-__all__ = ["register_scrape_target", "serve_metrics"]
+__all__ = ["DEPENDENCY_RETRIES", "DEPENDENCY_UP", "register_scrape_target", "serve_metrics"]
+
+DEPENDENCY_UP = Gauge(
+    "flead_dependency_up",
+    "1 while a dependency (mongodb, aggregator, kafka) answers, 0 from a failed call until it "
+    "answers again",
+    ["dependency"],
+)
+DEPENDENCY_RETRIES = Counter(
+    "flead_dependency_retries",
+    "Calls to a dependency retried after a transient failure (backoff, then again)",
+    ["dependency"],
+)
 
 
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:

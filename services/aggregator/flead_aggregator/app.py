@@ -15,9 +15,9 @@ from flead.federation import SpecMismatch, UpdateRejected
 from flead.logging import get_logger
 from flead.model import ModelSpec
 from flead_aggregator.api import coordinator_of, router
-from flead_aggregator.coordinator import Coordinator
+from flead_aggregator.coordinator import RETRY_AFTER_SECONDS, Coordinator, Unavailable
 from flead_aggregator.settings import AggregatorSettings, load_settings
-from flead_aggregator.store import Store
+from flead_aggregator.store import Store, StoreUnavailable
 
 __all__ = ["create_app"]
 
@@ -37,7 +37,10 @@ def _start(app: FastAPI, stop: threading.Event) -> None:
             stop.wait(2.0)
     while not stop.wait(1.0):
         try:
-            coord.tick()
+            if coord.down_reason is None:
+                coord.tick()
+            else:
+                coord.recover()  # reload from the store once it answers again
         except Exception:
             log.exception("round timer failed")
 
@@ -77,6 +80,14 @@ def create_app(
     async def rejected(_: Request, exc: UpdateRejected) -> JSONResponse:
         return JSONResponse({"detail": exc.to_dict()}, status_code=422)
 
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return _unavailable(exc.reason, exc.retry_after)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return _unavailable(str(exc), RETRY_AFTER_SECONDS)  # a read that needs the store
+
     app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
@@ -88,14 +99,29 @@ def create_app(
         """Liveness: the process serves requests."""
         return {"status": "ok"}
 
-    @app.get("/readyz", responses={503: {"description": "not ready"}})
+    @app.get("/readyz", responses={503: {"description": "not ready, with the reason"}})
     def readyz(request: Request) -> JSONResponse:
-        """Readiness: the registry is loaded and MongoDB answers."""
+        """Readiness: the registry is loaded and MongoDB answers (503 with the reason if not)."""
         coord = coordinator_of(request)
-        ok = coord.started and coord.store.ping()
-        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+        reason = coord.down_reason
+        if reason is None and not coord.started:
+            reason = "starting: registry not loaded yet"
+        if reason is None and not coord.store.ping():
+            reason = "mongodb does not answer ping"
+        if reason is None:
+            return JSONResponse({"ready": True})
+        return JSONResponse({"ready": False, "reason": reason}, status_code=503)
 
     return app
+
+
+def _unavailable(reason: str, retry_after: int) -> JSONResponse:
+    """503: the write was not acknowledged (nothing of it counts); try again after a while."""
+    return JSONResponse(
+        {"detail": {"reason": "store_unavailable", "message": reason}},
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def __getattr__(name: str) -> Any:

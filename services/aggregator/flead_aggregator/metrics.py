@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from flead.metrics import DEPENDENCY_UP
+
 __all__ = [
     "AGGREGATED_SAMPLES",
     "AGGREGATION_DURATION",
+    "DEPENDENCY_UP",
     "GLOBAL_LOSS",
     "GLOBAL_VERSION",
     "PENDING",
@@ -18,7 +21,7 @@ __all__ = [
 ]
 
 UPDATES = Counter("flead_updates", "Local updates received, by outcome", ["outcome"])
-for _outcome in ("accepted", "stale", "rejected", "duplicate"):
+for _outcome in ("accepted", "stale", "rejected", "duplicate", "unavailable"):
     UPDATES.labels(_outcome)
 STALENESS = Histogram(
     "flead_update_staleness_versions",

@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from flead.federation import ModelVersion, Update
-from flead.mongo import open_database
+from flead.mongo import open_database, transient
 from flead.wire import decode_arrays, encode_arrays
-from flead_aggregator.store import Evaluation, ModelRecord
+from flead_aggregator.store import Evaluation, ModelRecord, StoreUnavailable
 
 __all__ = ["MongoStore", "finite"]
 
 _SUMMARY = {"blob": 0}
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _outage(fn: Callable[P, R]) -> Callable[P, R]:
+    """A transient PyMongoError (no server, connection lost) raised as StoreUnavailable."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PyMongoError as exc:
+            if not transient(exc):
+                raise
+            raise StoreUnavailable(
+                f"mongodb unreachable: {type(exc).__name__}: {exc}"[:300]
+            ) from exc
+
+    return wrapper
 
 
 def finite(value: Any) -> Any:
@@ -46,6 +67,7 @@ class MongoStore:
         self.blobs = self.db["update_blobs"]  # weights of pending updates only (kept small)
         self._models: OrderedDict[int, ModelRecord] = OrderedDict()
 
+    @_outage
     def ensure_indexes(self) -> None:
         """Index pending updates by status and arrival (idempotent)."""
         self.updates.create_index([("status", ASCENDING), ("received_at", ASCENDING)])
@@ -58,11 +80,13 @@ class MongoStore:
             return False
         return True
 
+    @_outage
     def latest_version(self) -> int | None:
         """Highest version in the registry."""
         doc = self.models.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
         return None if doc is None else int(doc["_id"])
 
+    @_outage
     def get_model(self, version: int) -> ModelRecord | None:
         """One version with its weights (the last few are cached: versions never change)."""
         cached = self._models.get(version)
@@ -90,6 +114,7 @@ class MongoStore:
         while len(self._models) > 16:
             self._models.popitem(last=False)
 
+    @_outage
     def put_model(self, record: ModelRecord) -> None:
         """Insert a version (weights as BSON binary), then move the current pointer to it."""
         doc = finite(record.summary())
@@ -101,15 +126,18 @@ class MongoStore:
         )
         self._remember(record)
 
+    @_outage
     def history(self, limit: int) -> list[dict[str, Any]]:
         """Newest versions first, without weights."""
         cursor = self.models.find({}, _SUMMARY).sort("_id", DESCENDING).limit(limit)
         return [{k: v for k, v in d.items() if k != "_id"} for d in cursor]
 
+    @_outage
     def has_update(self, update_id: str) -> bool:
         """Whether this id was ever accepted."""
         return self.updates.find_one({"_id": update_id}, {"_id": 1}) is not None
 
+    @_outage
     def put_update(self, record: Update) -> bool:
         """Durably store an accepted update (acknowledged write); False if the id exists."""
         doc = {
@@ -138,6 +166,7 @@ class MongoStore:
             return False
         return True
 
+    @_outage
     def pending_updates(self) -> list[Update]:
         """Accepted updates not yet in a version, oldest first."""
         docs = list(self.updates.find({"status": "pending"}).sort("received_at", ASCENDING))
@@ -161,6 +190,7 @@ class MongoStore:
             )
         return out
 
+    @_outage
     def mark_aggregated(self, update_ids: list[str], version: int) -> None:
         """Record that these updates went into `version`."""
         if update_ids:

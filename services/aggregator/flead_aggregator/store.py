@@ -9,7 +9,12 @@ import numpy as np
 
 from flead.federation import ModelVersion, Update
 
-__all__ = ["Evaluation", "MemoryStore", "ModelRecord", "Store"]
+__all__ = ["Evaluation", "MemoryStore", "ModelRecord", "Store", "StoreUnavailable"]
+
+
+class StoreUnavailable(Exception):  # noqa: N818 -- reads as the condition it reports
+    """The store cannot be reached right now (an outage, not a bad request): try again later.
+    A write that raised it may or may not have landed."""
 
 
 class Evaluation(NamedTuple):
@@ -61,7 +66,8 @@ class ModelRecord:
 
 
 class Store(Protocol):
-    """Durable state of the aggregator; MongoStore on MongoDB/FerretDB, MemoryStore for unit tests."""
+    """Durable state of the aggregator; MongoStore on MongoDB/FerretDB, MemoryStore for unit tests.
+    Every method but `ping` raises StoreUnavailable while the database is unreachable."""
 
     def ping(self) -> bool: ...
     def ensure_indexes(self) -> None: ...
@@ -82,24 +88,33 @@ class MemoryStore:
         self.models: dict[int, ModelRecord] = {}
         self.updates: dict[str, tuple[Update, int | None]] = {}
         self.pointer: int | None = None
+        self.down = False  # tests: every call but ping raises StoreUnavailable while set
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise StoreUnavailable("memory store set down")
 
     def ping(self) -> bool:
-        """Always reachable."""
-        return True
+        """Reachable unless set down."""
+        return not self.down
 
     def ensure_indexes(self) -> None:
         """Nothing to index."""
+        self._reachable()
 
     def latest_version(self) -> int | None:
         """Highest version stored, None when empty."""
+        self._reachable()
         return max(self.models) if self.models else None
 
     def get_model(self, version: int) -> ModelRecord | None:
         """The record of `version`, if stored."""
+        self._reachable()
         return self.models.get(version)
 
     def put_model(self, record: ModelRecord) -> None:
         """Store a new version and move the current pointer to it."""
+        self._reachable()
         if record.version in self.models:
             raise ValueError(f"version {record.version} already exists")
         self.models[record.version] = record
@@ -107,14 +122,17 @@ class MemoryStore:
 
     def history(self, limit: int) -> list[dict[str, Any]]:
         """Newest first, without tensors."""
+        self._reachable()
         return [self.models[v].summary() for v in sorted(self.models, reverse=True)[:limit]]
 
     def has_update(self, update_id: str) -> bool:
         """Whether this id was ever accepted."""
+        self._reachable()
         return update_id in self.updates
 
     def put_update(self, update: Update) -> bool:
         """Store an accepted update; False when the id exists already."""
+        self._reachable()
         if update.update_id in self.updates:
             return False
         self.updates[update.update_id] = (update, None)
@@ -122,11 +140,13 @@ class MemoryStore:
 
     def pending_updates(self) -> list[Update]:
         """Accepted updates not yet part of a global version, oldest first."""
+        self._reachable()
         pending = [r for r, v in self.updates.values() if v is None]
         return sorted(pending, key=lambda r: r.received_at)
 
     def mark_aggregated(self, update_ids: list[str], version: int) -> None:
         """Record that these updates went into `version` (or were dropped: version -1)."""
+        self._reachable()
         for uid in update_ids:
             record, _ = self.updates[uid]
             self.updates[uid] = (record, version)

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from flead.federation import Cadence, Outcome, Participant, SpecMismatch, Transport
 from flead.logging import get_logger
 from flead.model import DeviceBank
 from flead_trainer import metrics as m
+from flead_trainer.retry import Dependency, backoff_delays
 from flead_trainer.settings import TrainerSettings
 
 __all__ = ["Federator"]
 
 log = get_logger(__name__)
-BACKOFF_SECONDS = 5.0
+BACKOFF_INITIAL_SECONDS = 1.0  # first wait after an undelivered update; doubles up to the cap
 
 
 class Federator:
     """Ticks the participant (due updates out, backing off while the aggregator is unreachable)
-    and polls the aggregator's version every few seconds (ETag)."""
+    and polls the aggregator's version every few seconds (ETag).
+
+    An update not delivered (aggregator unreachable, 503 while its database is down, any answer
+    but accepted/duplicate/refused) keeps its samples in the bank and is sent again, the same
+    update id, after a capped exponential backoff; `aggregator` is a `Dependency` (metrics
+    flead_dependency_up / _retries_total{dependency="aggregator"}) but never blocks the loop."""
 
     def __init__(self, s: TrainerSettings, bank: DeviceBank, client: Transport) -> None:
         """`client` is the HTTP `AggregatorClient` in the service (any Transport in tests)."""
@@ -28,6 +34,16 @@ class Federator:
         self.participant = Participant(s.partition_group, bank, client, cadence)
         self.next_model_poll = 0.0
         self.backoff_until = 0.0
+        cap = s.trainer_aggregator_backoff_max_seconds
+        self.aggregator = Dependency(
+            "aggregator",
+            lambda _: True,
+            initial=min(BACKOFF_INITIAL_SECONDS, cap),
+            cap=cap,
+            patience=float("inf"),
+        )
+        self._delays: Iterator[float] | None = None
+        self._failures = 0
 
     @property
     def version(self) -> int:
@@ -72,8 +88,27 @@ class Federator:
             for sent in self.participant.tick(now):
                 m.UPDATES_SENT.labels(sent.outcome.value).inc()
                 if sent.outcome is Outcome.ERROR:
-                    self.backoff_until = now + BACKOFF_SECONDS
+                    self._undelivered(now)
+                else:
+                    self._delivered()
         self.sync_global()
+
+    def _undelivered(self, now: float) -> None:
+        if self._delays is None:
+            self._delays = backoff_delays(self.aggregator.initial, self.aggregator.cap)
+        else:
+            m.DEPENDENCY_RETRIES.labels("aggregator").inc()
+        self._failures += 1
+        wait = next(self._delays)
+        self.backoff_until = now + wait
+        self.aggregator.failed(
+            "update send", f"not delivered, next try in {wait:.1f}s", self._failures
+        )
+
+    def _delivered(self) -> None:
+        if self._delays is not None:
+            self._delays, self._failures = None, 0
+            self.aggregator.succeeded("update send")
 
     def sync_global(self, force: bool = False) -> None:
         """Adopt the aggregator's version when it is newer (If-None-Match: 304 otherwise)."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from flead.metrics import DEPENDENCY_RETRIES, DEPENDENCY_UP
 
 __all__ = [
     "ANOMALIES",
@@ -23,6 +28,7 @@ __all__ = [
     "TRAINING",
     "UNSERVED",
     "UPDATES_SENT",
+    "count_devices",
 ]
 
 CONSUMED = Counter("flead_readings_consumed", "Valid readings scored and learned from")
@@ -61,13 +67,41 @@ DEVICE_READINGS = Counter("flead_device_readings", "Readings processed per devic
 DEVICE_ANOMALIES = Counter("flead_device_anomalies", "Anomalies flagged per device", ["device"])
 DEVICE_SCORE = Gauge("flead_device_anomaly_score", "Last anomaly score per device", ["device"])
 DEVICE_THRESHOLD = Gauge("flead_device_threshold", "Threshold in force per device", ["device"])
-DEPENDENCY_UP = Gauge(
-    "flead_dependency_up",
-    "1 while a dependency answers, 0 from a failed call until the next successful one",
-    ["dependency"],
-)
-DEPENDENCY_RETRIES = Counter(
-    "flead_dependency_retries",
-    "Calls to a dependency retried after a transient failure (backoff, then again)",
-    ["dependency"],
-)
+
+
+class _Device(NamedTuple):
+    readings: Counter
+    anomalies: Counter
+    score: Gauge
+    threshold: Gauge
+
+
+_children: dict[str, _Device] = {}
+
+
+def _device(device: str) -> _Device:
+    child = _children.get(device)
+    if child is None:  # the label lookups once per device, not once per batch
+        child = _children[device] = _Device(
+            DEVICE_READINGS.labels(device),
+            DEVICE_ANOMALIES.labels(device),  # exists at 0 from the device's first reading
+            DEVICE_SCORE.labels(device),
+            DEVICE_THRESHOLD.labels(device),
+        )
+    return child
+
+
+def count_devices(
+    readings: Mapping[str, int],
+    anomalies: Mapping[str, int],
+    score: Mapping[str, float],
+    threshold: Mapping[str, float],
+) -> None:
+    """A batch's per-device metrics: one update per distinct device (summed by the caller)."""
+    for device, k in readings.items():
+        child = _device(device)
+        child.readings.inc(k)
+        child.score.set(score[device])
+        child.threshold.set(threshold[device])
+    for device, k in anomalies.items():
+        _device(device).anomalies.inc(k)

@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from pymongo.errors import ConnectionFailure, PyMongoError
-
 from flead.logging import get_logger
+from flead.mongo import transient as mongo_transient
 from flead_trainer import metrics as m
 
 __all__ = ["Dependency", "backoff_delays", "mongo_transient"]
@@ -24,14 +23,6 @@ def backoff_delays(initial: float, cap: float, factor: float = 2.0) -> Iterator[
     while True:
         yield min(delay, cap)
         delay = min(delay * factor, cap)
-
-
-def mongo_transient(exc: BaseException) -> bool:
-    """Whether a MongoDB error is an outage worth waiting out (connection lost, no server,
-    a write the server itself labels retryable), not a bug or a rejected document."""
-    if isinstance(exc, ConnectionFailure):  # AutoReconnect, NetworkTimeout, ServerSelection...
-        return True
-    return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
 
 
 class Dependency:
@@ -101,12 +92,21 @@ class Dependency:
             self._recovered(what, attempt)
             return out
 
-    def _failed(self, what: str, exc: BaseException, attempt: int) -> None:
+    def failed(self, what: str, error: str, attempt: int = 1) -> None:
+        """Record a failed call made elsewhere (e.g. a send that backs off instead of sleeping)."""
+        self._failed(what, error, attempt)
+
+    def succeeded(self, what: str) -> None:
+        """Record a successful call made elsewhere."""
+        self._recovered(what, 1)
+
+    def _failed(self, what: str, exc: BaseException | str, attempt: int) -> None:
         first = self.down_since is None
         if first:
             self.down_since = self._clock()
+        error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         with self._lock:
-            self._error = f"{self.name} unreachable during {what}: {type(exc).__name__}: {exc}"
+            self._error = f"{self.name} unreachable during {what}: {error}"
         m.DEPENDENCY_UP.labels(self.name).set(0)
         if first or attempt % 10 == 0:
             log.warning(
@@ -114,7 +114,7 @@ class Dependency:
                 dependency=self.name,
                 what=what,
                 attempt=attempt,
-                error=f"{type(exc).__name__}: {exc}"[:500],
+                error=error[:500],
             )
 
     def _recovered(self, what: str, attempt: int) -> None:

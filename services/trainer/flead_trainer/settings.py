@@ -57,6 +57,11 @@ class TrainerSettings(KafkaSettings, MongoSettings, ModelSettings):
         default=5.0, gt=0, description="how often the assignment file is re-read"
     )
     trainer_http_timeout_seconds: float = Field(default=3.0, gt=0, description="aggregator timeout")
+    trainer_aggregator_backoff_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="longest wait before an undelivered update is sent again (from 1 s, doubling)",
+    )
     trainer_retry_initial_seconds: float = Field(
         default=0.2, gt=0, description="first wait before a failed MongoDB write is retried"
     )

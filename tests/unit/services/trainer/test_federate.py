@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
-from flead.federation import LocalTransport, ModelVersion, StrategyConfig, make_strategy
+from flead.federation import LocalTransport, ModelVersion, StrategyConfig, Update, make_strategy
 from flead.model import DeviceBank, ModelSpec
 from flead_trainer.federate import Federator
 from flead_trainer.settings import load_settings
@@ -81,3 +82,56 @@ def test_a_trainer_of_another_spec_refuses_to_start_in_one_line() -> None:
     assert "\n" not in text
     assert str(bank.spec) in text
     assert str(other) in text
+
+
+def test_an_update_the_aggregator_does_not_take_waits_with_its_samples_and_capped_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While sends fail (unreachable, or 503 while the aggregator's MongoDB is down) the samples
+    stay in the bank, the waits between tries double up to the cap, flead_dependency_up for
+    the aggregator is 0; the first delivered send spends the samples and resets the backoff."""
+    from flead.federation import Outcome
+    from flead_trainer import federate
+
+    class Flaky(LocalTransport):
+        down = True
+        sends = 0
+
+        def send(self, update: Update) -> Outcome:
+            self.sends += 1
+            return Outcome.ERROR if self.down else super().send(update)
+
+    clock = [1000.0]
+    monkeypatch.setattr(federate.time, "monotonic", lambda: clock[0])
+    bank = DeviceBank(FEATURES)
+    v0 = ModelVersion.initial(bank.spec)
+    flaky = Flaky(make_strategy(StrategyConfig(), v0), lambda: 0.0)
+    s = load_settings(
+        model_features=",".join(FEATURES),
+        trainer_update_every_samples=10,
+        trainer_aggregator_backoff_max_seconds=4.0,
+    )
+    fed = Federator(s, bank, flaky)
+    fed.join(attempts=1)
+    dev, t, v = stream(devices=1, rows=50)
+    bank.process(dev, t, v)
+    fed.learned([("d", 50)])
+    before = bank.pending(list(bank.devices()))[0].tolist()
+    waits = []
+    for _ in range(5):
+        fed.tick()
+        waits.append(fed.backoff_until - clock[0])
+        fed.tick()  # inside the backoff: nothing is sent
+        clock[0] = fed.backoff_until
+    assert flaky.sends == 5
+    assert waits == [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert bank.pending(list(bank.devices()))[0].tolist() == before  # samples kept
+    assert not fed.aggregator.up
+    assert "update send" in (fed.aggregator.reason or "")
+    assert REGISTRY.get_sample_value("flead_dependency_up", {"dependency": "aggregator"}) == 0
+    flaky.down = False
+    fed.tick()
+    assert bank.pending(list(bank.devices()))[0].tolist() == [0] * len(before)  # spent once
+    assert fed.aggregator.up
+    assert fed.backoff_until <= clock[0]
+    assert REGISTRY.get_sample_value("flead_dependency_up", {"dependency": "aggregator"}) == 1
