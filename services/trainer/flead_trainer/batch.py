@@ -3,32 +3,55 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from itertools import chain
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from flead_trainer.decode import Decoded, Raw
 
 __all__ = [
+    "DeviceSummary",
     "anomaly_docs",
     "first_offsets",
+    "last_partitions",
     "merge_results",
     "next_offsets",
     "result_docs",
+    "summarize",
 ]
+
+_PARTITION = itemgetter(0)
+_OFFSET = itemgetter(1)
+
+
+def _columns(records: Sequence[Raw]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(records)
+    return (
+        np.fromiter(map(_PARTITION, records), np.int64, n),
+        np.fromiter(map(_OFFSET, records), np.int64, n),
+    )
 
 
 def next_offsets(records: Sequence[Raw]) -> dict[int, int]:
     """Per partition, the offset after the last record seen (what to commit)."""
-    out: dict[int, int] = {}
-    for r in records:
-        out[r.partition] = max(out.get(r.partition, -1), r.offset + 1)
-    return out
+    partitions, offsets = _columns(records)
+    return {int(p): int(offsets[partitions == p].max()) + 1 for p in np.unique(partitions).tolist()}
 
 
 def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+def _nums(x: np.ndarray) -> list[float | None]:
+    """Floats as a list, NaN/inf as None (MongoDB documents and JSON hold no NaN), in C."""
+    out = x.astype(np.float64).astype(object)
+    out[~np.isfinite(x)] = None
+    values: list[float | None] = out.tolist()
+    return values
 
 
 def result_docs(
@@ -55,10 +78,10 @@ def result_docs(
                 "partition": int(p),
                 "first_offset": int(first[p]),
                 "offsets": d.offset[rows].tolist(),
-                "devices": [str(x) for x in d.device[rows]],
+                "devices": d.device[rows].tolist(),
                 "times": d.time[rows].tolist(),
-                "scores": [_num(x) for x in score[rows].tolist()],
-                "thresholds": [_num(x) for x in threshold[rows].tolist()],
+                "scores": _nums(score[rows]),
+                "thresholds": _nums(threshold[rows]),
                 "anomalies": anomaly[rows].astype(bool).tolist(),
                 "model_version": int(version),
             }
@@ -88,15 +111,42 @@ def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError("nothing to merge")
     out = dict(docs[0])
     for name in ("offsets", "devices", "times", "scores", "thresholds", "anomalies"):
-        out[name] = [x for d in docs for x in d[name]]
+        out[name] = list(chain.from_iterable(d[name] for d in docs))
     out["model_version"] = docs[-1]["model_version"]
     return out
 
 
 def first_offsets(records: Sequence[Raw]) -> dict[int, int]:
     """Per partition, the first offset of the batch."""
-    out: dict[int, int] = {}
-    for r in records:
-        if r.partition not in out:
-            out[r.partition] = r.offset
-    return out
+    partitions, offsets = _columns(records)
+    seen, first = np.unique(partitions, return_index=True)
+    return dict(zip(seen.tolist(), offsets[first].tolist(), strict=True))
+
+
+def last_partitions(d: Decoded) -> dict[str, int]:
+    """Per device of the batch, the partition of its last row (built in C: no loop per row)."""
+    return dict(zip(d.device.tolist(), d.partition.tolist(), strict=True))
+
+
+class DeviceSummary(NamedTuple):
+    """A batch per device: rows, anomalies, and the last row's score and threshold."""
+
+    counts: dict[str, int]
+    anomalies: dict[str, int]
+    score: dict[str, float]
+    threshold: dict[str, float]
+
+
+def summarize(
+    device: np.ndarray, score: np.ndarray, threshold: np.ndarray, anomaly: np.ndarray
+) -> DeviceSummary:
+    """One entry per distinct device of the batch, computed without a Python step per row."""
+    ids: list[str] = device.tolist()
+    last = dict(zip(ids, range(len(ids)), strict=True))  # a later row overwrites an earlier
+    at = np.fromiter(last.values(), np.int64, len(last))
+    return DeviceSummary(
+        dict(Counter(ids)),
+        dict(Counter(device[np.asarray(anomaly, dtype=bool)].tolist())),
+        dict(zip(last, score[at].tolist(), strict=True)),
+        dict(zip(last, threshold[at].tolist(), strict=True)),
+    )

@@ -20,9 +20,11 @@ from flead_trainer.assignment import Assignment, AssignmentFile, OncePer, select
 from flead_trainer.batch import (
     anomaly_docs,
     first_offsets,
+    last_partitions,
     merge_results,
     next_offsets,
     result_docs,
+    summarize,
 )
 from flead_trainer.client import AggregatorClient
 from flead_trainer.decode import Decoded, Raw, decode_batch
@@ -166,12 +168,12 @@ class Trainer:
         self.anomalies += flagged
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
-        for device, p in zip(d.device, d.partition, strict=True):
+        for device, p in last_partitions(d).items():  # one step per device, not per row
             was = self.owner.get(device)
             if was != p:
                 if was is not None:
                     self.dropped.setdefault(was, set()).add(device)
-                self.owner[str(device)] = int(p)
+                self.owner[device] = p
         self.changed.update(d.device.tolist())
         self.uncommitted.update(next_offsets(records))
         self._count(d.device, score, threshold, anomaly)
@@ -308,17 +310,9 @@ class Trainer:
         m.DEVICES.set(len(self.owner))
         if not n:
             return
-        counts = Counter(str(x) for x in device)
-        self.fed.learned(counts.items())
-        last: dict[str, int] = {str(x): i for i, x in enumerate(device)}
-        for dev, k in counts.items():
-            m.DEVICE_READINGS.labels(dev).inc(k)
-            m.DEVICE_ANOMALIES.labels(dev)  # exists at 0 from the device's first reading
-            i = last[dev]
-            m.DEVICE_SCORE.labels(dev).set(float(score[i]))
-            m.DEVICE_THRESHOLD.labels(dev).set(float(threshold[i]))
-        for dev, k in Counter(str(x) for x in device[anomaly]).items():
-            m.DEVICE_ANOMALIES.labels(dev).inc(k)
+        per = summarize(device, score, threshold, anomaly)
+        self.fed.learned(per.counts.items())
+        m.count_devices(per.counts, per.anomalies, per.score, per.threshold)
 
     def status(self) -> dict[str, Any]:
         """Readiness facts."""

@@ -131,3 +131,35 @@ def test_edge_of_float32_is_accepted() -> None:
     values = verdict[2]
     assert values[0] == float(np.finfo(np.float32).max)
     assert values[2] == 0.0
+
+
+_good = st.builds(
+    lambda device, time, values: json.dumps(
+        {"device": device, "time": time, "values": values}
+    ).encode(),
+    st.one_of(st.sampled_from(["1", "54", "mote-é"]), st.integers(0, 10**6)),
+    st.one_of(st.floats(-1e12, 1e12), st.integers(0, 2**40)),
+    st.dictionaries(
+        st.sampled_from(FEATURES),
+        st.one_of(st.none(), st.floats(-3.4e38, 3.4e38), st.integers(-(2**70), 2**70)),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_good, _good, _good, _records), min_size=1, max_size=60))
+def test_a_batch_decodes_as_its_records_do_one_by_one(raws: list[bytes]) -> None:
+    """Mostly good readings with bad ones among them (the fast columns, split around the bad
+    records): every row keeps flead.wire's verdict, in order, and partitions/offsets follow."""
+    d = decode_batch([Raw(i % 3, 100 + i, None, raw) for i, raw in enumerate(raws)], FEATURES)
+    verdicts = [_wire(raw) for raw in raws]
+    good = [i for i, v in enumerate(verdicts) if not isinstance(v, str)]
+    assert [r.reason for r in d.dead] == [v for v in verdicts if isinstance(v, str)]
+    assert [r.raw.offset - 100 for r in d.dead] == [i for i in range(len(raws)) if i not in good]
+    assert d.offset.tolist() == [100 + i for i in good]
+    assert d.partition.tolist() == [i % 3 for i in good]
+    for row, i in enumerate(good):
+        got = (str(d.device[row]), float(d.time[row]), d.values[row].tolist())
+        assert _same(verdicts[i], got), (raws[i][:80], verdicts[i], got)
+    assert d.values.dtype == np.float32
+    assert d.values.shape == (len(good), len(FEATURES))
