@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from flead.metrics import DEPENDENCY_RETRIES, DEPENDENCY_UP
+
 __all__ = [
     "ANOMALIES",
     "CHECKPOINT",
@@ -65,16 +67,6 @@ DEVICE_READINGS = Counter("flead_device_readings", "Readings processed per devic
 DEVICE_ANOMALIES = Counter("flead_device_anomalies", "Anomalies flagged per device", ["device"])
 DEVICE_SCORE = Gauge("flead_device_anomaly_score", "Last anomaly score per device", ["device"])
 DEVICE_THRESHOLD = Gauge("flead_device_threshold", "Threshold in force per device", ["device"])
-DEPENDENCY_UP = Gauge(
-    "flead_dependency_up",
-    "1 while a dependency answers, 0 from a failed call until the next successful one",
-    ["dependency"],
-)
-DEPENDENCY_RETRIES = Counter(
-    "flead_dependency_retries",
-    "Calls to a dependency retried after a transient failure (backoff, then again)",
-    ["dependency"],
-)
 
 
 class _Device(NamedTuple):
