@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
@@ -10,13 +11,23 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from flead_aggregator.auth import bearer, check_token
+from flead.logging import get_logger
+from flead_aggregator.auth import (
+    AUTH_TOTAL,
+    Authenticator,
+    Identity,
+    Refused,
+    authenticator_for,
+    bearer,
+    forbidden_update,
+)
 from flead_aggregator.codec import BINARY, LocalUpdateJSON, parse_binary, parse_json
 from flead_aggregator.coordinator import Coordinator
 from flead_aggregator.models_api import etag_of, global_model_response, local_update_openapi
 
 __all__ = ["coordinator_of", "router"]
 
+log = get_logger(__name__)
 router = APIRouter()
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -27,25 +38,88 @@ class RollbackRequest(BaseModel):
     version: int = Field(..., ge=0, le=2**53, description="an existing version")
 
 
-def _writer(request: Request, credentials: Credentials) -> None:
-    check_token(request.app.state.settings.token, credentials)
+_LOCK = threading.Lock()
 
 
-Writer = Depends(_writer)
+def authenticator_of(request: Request) -> Authenticator:
+    """The app's authenticator, built from its settings on first use."""
+    state = request.app.state
+    with _LOCK:
+        if getattr(state, "authenticator", None) is None:
+            state.authenticator = authenticator_for(state.settings)
+    found: Authenticator = state.authenticator
+    return found
+
+
+def _identify(request: Request, credentials: Credentials) -> Identity:
+    """Authenticate (blocking: FastAPI runs this dependency in a worker thread)."""
+    token = credentials.credentials if credentials else None
+    try:
+        return authenticator_of(request).authenticate(token)
+    except Refused as exc:
+        _refused(request, exc)
+        raise exc.http() from None
+
+
+def _refused(request: Request, exc: Refused) -> None:
+    AUTH_TOTAL.labels(exc.outcome).inc()
+    log.info(
+        "request refused",
+        path=request.url.path,
+        status=exc.code,
+        reason=exc.reason,
+        identity=exc.who or None,
+        message=exc.message,
+    )
+
+
+def _admit(request: Request, identity: Identity, refusal: str | None, reason: str) -> None:
+    """Count the request allowed, or refuse it 403 naming the identity and why."""
+    if refusal is None:
+        AUTH_TOTAL.labels("allowed").inc()
+        return
+    exc = Refused(403, reason, refusal, identity.name)
+    _refused(request, exc)
+    raise exc.http()
+
+
+Caller = Annotated[Identity, Depends(_identify)]
+
+
+def _admin(request: Request, identity: Caller) -> None:
+    why = None if identity.admin else f"{identity.name} may not aggregate or roll back"
+    _admit(request, identity, why, "admin_only")
+
+
+def _reader(request: Request, credentials: Credentials) -> None:
+    """The global model: open with the static token mode (as before), a trainer or admin
+    identity in serviceaccount mode."""
+    if request.app.state.settings.aggregator_auth == "static":
+        return
+    identity = _identify(request, credentials)
+    why = None if identity.trainer or identity.admin else f"{identity.name} is not a trainer"
+    _admit(request, identity, why, "not_a_trainer")
+
+
+Writer = Depends(_admin)
+Reader = Depends(_reader)
 
 
 @router.post(
     "/api/local-update",
     status_code=202,
-    dependencies=[Writer],
     openapi_extra=local_update_openapi(LocalUpdateJSON),
     responses={
         200: {"description": "duplicate id: accepted earlier"},
+        401: {"description": "no valid token"},
+        403: {"description": "not allowed for this identity, with the reason"},
         422: {"description": "rejected, with the reason"},
+        503: {"description": "identity cannot be checked now (Retry-After)"},
     },
 )
 async def local_update(
     request: Request,
+    identity: Caller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Accept one device's local update (binary flead.wire blob, or JSON lists)."""
@@ -63,12 +137,14 @@ async def local_update(
                 "message": f"{kind} is not {BINARY} or application/json",
             },
         )
+    _admit(request, identity, forbidden_update(identity, parsed), "not_assigned")
     outcome, answer = await run_in_threadpool(coordinator_of(request).submit, parsed)
     return JSONResponse(answer, status_code=202 if outcome == "accepted" else 200)
 
 
 @router.get(
     "/api/global-model",
+    dependencies=[Reader],
     responses={200: {"content": {BINARY: {}}}, 304: {"description": "not modified"}},
 )
 def global_model(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -22,6 +23,43 @@ class AggregatorSettings(MongoSettings, ModelSettings):
     aggregator_token: SecretStr | None = Field(
         default=None,
         description="bearer token required on every write; unset = all writes refused (403)",
+    )
+    aggregator_auth: Literal["serviceaccount", "static"] = Field(
+        default_factory=lambda: "serviceaccount" if os.environ.get("KUBERNETES_SERVICE_HOST")
+        else "static",
+        description="who may call: trainers' ServiceAccount tokens (TokenReview; the default in "
+        "a pod) or the static FLEAD_AGGREGATOR_TOKEN (the default elsewhere)",
+    )  # fmt: skip
+    aggregator_token_audience: str = Field(
+        default="flead-aggregator", min_length=1, description="audience trainers' tokens must carry"
+    )
+    aggregator_trainer_namespace: str = Field(
+        default="", description="namespace of the trainers accepted; empty = the aggregator's own"
+    )
+    aggregator_admins: str = Field(
+        default="",
+        description="comma list of user names (system:serviceaccount:<ns>:<name>) allowed to "
+        "aggregate and roll back in serviceaccount mode; empty = nobody",
+    )
+    aggregator_kube_api_url: str = Field(
+        default="", description="API server for TokenReview; empty = the in-cluster Service"
+    )
+    aggregator_kube_token_file: str = Field(
+        default="/var/run/secrets/kubernetes.io/serviceaccount/token",
+        description="the aggregator's own API token (re-read on every call)",
+    )
+    aggregator_kube_ca_file: str = Field(
+        default="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+        description="CA bundle of the API server; empty = the system's",
+    )
+    aggregator_auth_cache_seconds: float = Field(
+        default=10.0, ge=0, le=300, description="how long a token's review is reused"
+    )
+    aggregator_auth_max_reviews: int = Field(
+        default=8, ge=1, le=256, description="API calls of token reviews in flight at once"
+    )
+    aggregator_auth_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="timeout of one review call (503 beyond)"
     )
     aggregator_policy: Literal["sync", "async"] = Field(
         default="sync", description="sync: rounds of min_updates or timeout; async: FedBuff buffer"
@@ -76,6 +114,11 @@ class AggregatorSettings(MongoSettings, ModelSettings):
             max_staleness=self.aggregator_max_staleness, max_norm=self.aggregator_max_norm,
             clip_norm=self.aggregator_clip_norm,
         )  # fmt: skip
+
+    @property
+    def admin_identities(self) -> tuple[str, ...]:
+        """FLEAD_AGGREGATOR_ADMINS as a tuple."""
+        return tuple(a.strip() for a in self.aggregator_admins.split(",") if a.strip())
 
     @property
     def token(self) -> str | None:
