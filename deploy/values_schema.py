@@ -353,6 +353,31 @@ def schema() -> Node:
                         "aggregator Service",
                         required=["type", "port"],
                     ),
+                    "auth": obj(
+                        {
+                            "mode": {
+                                "type": "string",
+                                "enum": ["serviceaccount", "static"],
+                                "description": "trainers' ServiceAccount tokens, or one static token",
+                            },
+                            "admins": {
+                                "type": "array",
+                                "items": s(
+                                    "system:serviceaccount:<namespace>:<name>",
+                                    pattern=r"^system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+$",
+                                ),
+                                "description": "identities that may aggregate and roll back",
+                            },
+                            "cacheSeconds": i("reuse of a token's review", minimum=0, maximum=300),
+                        },
+                        "how trainers authenticate",
+                        required=["mode", "admins", "cacheSeconds"],
+                    ),
+                    "rbac": obj(
+                        {"create": b("ServiceAccount, tokenreviews ClusterRole, namespace Role")},
+                        "the aggregator's RBAC",
+                        required=["create"],
+                    ),
                     "extraEnv": {"$ref": "#/definitions/envList"},
                     "resources": {"$ref": "#/definitions/resources"},
                     "podAnnotations": {"$ref": "#/definitions/annotations"},

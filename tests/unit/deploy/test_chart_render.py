@@ -196,14 +196,21 @@ def test_watch_namespaces_replace_all_namespaces() -> None:
 
 
 def test_credentials_secret_generated_or_given(default_docs: list[dict]) -> None:
-    """A random 48-character token when none is given; the given one otherwise; none with existingSecret."""
+    """No shared token by default (ServiceAccount tokens); with aggregator.auth.mode=static a
+    random 48-character token when none is given, the given one otherwise; no Secret at all
+    with existingSecret."""
     (secret,) = by_kind(default_docs, "Secret")
+    assert "FLEAD_AGGREGATOR_TOKEN" not in secret["data"]
+    uri = base64.b64decode(secret["data"]["FLEAD_MONGODB_URI"]).decode()
+    assert uri == "mongodb://t-flead-mongodb.flead-test.svc:27017/flead"
+    static = helm_template(set_values=["aggregator.auth.mode=static"])
+    (secret,) = by_kind(static, "Secret")
     token = base64.b64decode(secret["data"]["FLEAD_AGGREGATOR_TOKEN"]).decode()
     assert len(token) == 48
     assert token.isalnum()
-    uri = base64.b64decode(secret["data"]["FLEAD_MONGODB_URI"]).decode()
-    assert uri == "mongodb://t-flead-mongodb.flead-test.svc:27017/flead"
-    given = helm_template(set_values=["credentials.aggregatorToken=s3cret"])
+    given = helm_template(
+        set_values=["aggregator.auth.mode=static", "credentials.aggregatorToken=s3cret"]
+    )
     (secret,) = by_kind(given, "Secret")
     assert base64.b64decode(secret["data"]["FLEAD_AGGREGATOR_TOKEN"]) == b"s3cret"
     external = helm_template(set_values=["credentials.existingSecret=mine"])
