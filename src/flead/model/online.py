@@ -138,13 +138,16 @@ def forward(
     # mote's first sunny day looks like its neighbours' saturated light, not like a failure)
     n_all = a["n_same"].sum(axis=0)
     fleet = (a["n_same"] * a["p_same"]).sum(axis=0) / np.maximum(n_all, 1)
-    prior = np.maximum(a["p_same_all"][rslot], fleet.reshape(-1).take(chan_hour))
+    prior = a["p_same_all"][rslot]
+    if cfg.pool_fleet:
+        prior = np.maximum(prior, fleet.reshape(-1).take(chan_hour))
     n_cell = a["n_same"].reshape(-1).take(cell)
     p_cell = a["p_same"].reshape(-1).take(cell)
     p_same = (n_cell * p_cell + cfg.cell_prior * prior) / (n_cell + cfg.cell_prior)
     # repeating at the extreme of the channel's past (finished) runs is saturation, not stuck
     edge = (b.x == a["run_hi"][rslot]) | (b.x == a["run_lo"][rslot])
-    edge |= (b.x == plateaus[0]) | (b.x == plateaus[1])
+    if cfg.pool_fleet:
+        edge |= (b.x == plateaus[0]) | (b.x == plateaus[1])
     # ... and so is sitting at the extreme of the channel's normal range (a floor or a ceiling)
     sticky = (a["p_same_all"][rslot] >= cfg.sticky) | cfg.range_edges
     edge |= sticky & ((b.x == a["hi"][rslot]) | (b.x == a["lo"][rslot]))

@@ -134,3 +134,28 @@ def test_missing_values_and_empty_batches() -> None:
     assert np.isfinite(score).all()
     empty = bank.process(np.array([], dtype=object), np.array([]), np.zeros((0, 4)))
     assert len(empty.score) == 0
+
+
+def _a_scores(pool: bool, with_others: bool) -> np.ndarray:
+    """Scores of device 1 when devices 2-4 (whose light sits on plateaus) are or are not in the bank."""
+    dev, t, v = stream(devices=4, rows=900, seed=6)
+    v = v.copy()
+    rng = np.random.default_rng(6)
+    plateau = (dev != "1") & (rng.random(len(dev)) < 0.6)
+    v[plateau, 2] = 1000.0  # saturated light, in runs the fleet shares
+    v[(dev == "1") & (rng.random(len(dev)) < 0.3), 2] = 1000.0
+    bank = DeviceBank(FEATURES, ModelConfig(pool_fleet=pool, warmup=50), seed=2)
+    out = []
+    for s in batches(len(dev), 128):  # the same micro-batches for device 1 either way
+        idx = np.arange(len(dev))[s]
+        idx = idx if with_others else idx[dev[idx] == "1"]
+        res = bank.process(dev[idx], t[idx], v[idx])
+        out.append(res.score[dev[idx] == "1"])
+    return np.concatenate(out)
+
+
+def test_local_bank_shares_nothing_between_devices() -> None:
+    """With pool_fleet off (the `local` mode) a device scores the same with or without other
+    devices in its bank; with it on, the fleet's plateaus and repeat rates change its scores."""
+    np.testing.assert_allclose(_a_scores(False, True), _a_scores(False, False), rtol=2e-4, atol=1e-5)
+    assert not np.allclose(_a_scores(True, True), _a_scores(True, False), rtol=2e-4, atol=1e-5)
