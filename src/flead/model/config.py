@@ -25,7 +25,9 @@ class ModelConfig:
     hidden: tuple[int, ...] = (32, 16)
     network: bool = True  # False: the network's output is ignored (the `no_network` ablation)
     alarm_budget: float = 0.5  # false-alarm episodes per device-day baselines are held to
-    pool_fleet: bool = True  # devices of one bank share P(repeat) per hour and plateaus (off: `local`)
+    pool_fleet: bool = (
+        True  # devices of one bank share P(repeat) per hour and plateaus (off: `local`)
+    )
     lr: float = 0.005
     beta1: float = 0.9
     beta2: float = 0.999

@@ -157,5 +157,7 @@ def _a_scores(pool: bool, with_others: bool) -> np.ndarray:
 def test_local_bank_shares_nothing_between_devices() -> None:
     """With pool_fleet off (the `local` mode) a device scores the same with or without other
     devices in its bank; with it on, the fleet's plateaus and repeat rates change its scores."""
-    np.testing.assert_allclose(_a_scores(False, True), _a_scores(False, False), rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        _a_scores(False, True), _a_scores(False, False), rtol=2e-4, atol=1e-5
+    )
     assert not np.allclose(_a_scores(True, True), _a_scores(True, False), rtol=2e-4, atol=1e-5)
