@@ -1,64 +1,68 @@
-"""The baseline a user would pick instead: River `HalfSpaceTrees` per device, prequential."""
+"""The River baselines a user would pick instead (HalfSpaceTrees, LODA), per device, in workers."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from flead.evaluation.scaling import causal_minmax, prefix_minmax
+from flead.evaluation.budget import per_device
+from flead.evaluation.scaling import prefix_minmax, prefix_standard, with_missing
 
-__all__ = ["HST_QUANTILE", "HstJob", "HstResult", "causal_threshold", "hst_scores", "river_hst"]
+__all__ = ["RIVER_PIN", "BaselineResult", "RiverJob", "river_scores"]
 
-HST_QUANTILE = 0.99  # alarm when the score exceeds this quantile of the device's past scores
+RIVER_PIN = "river==0.26.1"
 MIN_ROWS_PER_WORKER = 20_000
-HST_WINDOW = 250  # HalfSpaceTrees' default reference window; thresholds refresh at this pace
+SETTLE = {"river_hst": 250, "river_loda": 0}  # rows before a detector's scores mean anything
+LODA_CUTS = 20  # random projections (River's default 100 is 5x slower for the same ranking here)
 
 
 @dataclass(frozen=True)
-class HstResult:
-    """Per input row: HST score, the causal threshold in force, the alarm flag."""
+class BaselineResult:
+    """Per input row: score, the budget threshold in force, the alarm flag; wall seconds."""
 
     score: np.ndarray
     threshold: np.ndarray
     anomaly: np.ndarray
-    seconds: float = 0.0  # wall time from the start of the job to its last device
+    seconds: float = 0.0
 
 
-def causal_threshold(
-    score: np.ndarray, q: float = HST_QUANTILE, block: int = HST_WINDOW
-) -> np.ndarray:
-    """Per row: the q-quantile of the device's scores before the current block (+inf in the first)."""
-    s = np.asarray(score, dtype=np.float64)
-    thr = np.full(len(s), np.inf)
-    for start in range(block, len(s), block):
-        thr[start : start + block] = np.quantile(s[:start], q)
-    return thr
+def _detector(kind: str, seed: int) -> object:
+    from river import anomaly  # optional dependency: load lazily
+
+    if kind == "river_hst":
+        return anomaly.HalfSpaceTrees(seed=seed)  # River's defaults: 10 trees, height 8, window 250
+    if kind == "river_loda":
+        return anomaly.LODA(n_random_cuts=LODA_CUTS, seed=seed)
+    raise ValueError(f"unknown River baseline {kind!r}")
 
 
-def hst_scores(scaled: np.ndarray, seed: int) -> np.ndarray:
-    """Prequential HalfSpaceTrees (River defaults) over one device's scaled rows: score, then learn."""
-    from river.anomaly import HalfSpaceTrees  # optional dependency: load lazily
+def scaled(kind: str, values: np.ndarray, warm: int) -> np.ndarray:
+    """One device's features as the detector wants them, fitted on its `warm` first rows:
+    HST min-max by the warm-up ranges, LODA standardised; gaps filled forward, plus a 0/1
+    missing indicator per channel."""
+    x = np.asarray(values, dtype=np.float64)
+    base = prefix_minmax(x, warm) if kind == "river_hst" else prefix_standard(x, warm)
+    return with_missing(base, x)
 
-    model = HalfSpaceTrees(seed=seed)
-    keys = range(scaled.shape[1])
-    out = np.empty(len(scaled), dtype=np.float64)
-    for i, row in enumerate(scaled.tolist()):
+
+def river_scores(kind: str, values: np.ndarray, seed: int, warm: int) -> np.ndarray:
+    """Prequential River detector over one device's rows: score_one, then learn_one."""
+    model = _detector(kind, seed)
+    rows = scaled(kind, values, warm)
+    keys = range(rows.shape[1])
+    out = np.empty(len(rows), dtype=np.float64)
+    score, learn = model.score_one, model.learn_one  # type: ignore[attr-defined]
+    for i, row in enumerate(rows.tolist()):
         x = dict(zip(keys, row, strict=True))
-        out[i] = model.score_one(x)
-        model.learn_one(x)
+        out[i] = score(x)
+        learn(x)
     return out
-
-
-def _device_job(values: np.ndarray, seed: int, prefix: float | None) -> np.ndarray:
-    if prefix is None:
-        return hst_scores(causal_minmax(values), seed)
-    return hst_scores(prefix_minmax(values, int(np.ceil(prefix * len(values)))), seed)
 
 
 @dataclass(frozen=True)
@@ -72,86 +76,80 @@ class _Report:
         self.progress(self.rows)
 
 
-class HstJob:
-    """River HST per device, started at once in `workers` processes; `result()` collects it.
+class RiverJob:
+    """River detectors per device, started at once in `workers` processes; `result(kind)` collects.
 
-    Starting the job before the FLEAD modes run lets the baseline use the other core meanwhile.
-    `progress` receives the number of rows of each device as it finishes (from a pool thread).
+    Starting before the FLEAD modes run lets the baselines use the other core meanwhile.
+    `progress[kind]` receives the rows of each device as it finishes (from a pool thread).
+    Thresholds: `flead.evaluation.budget` at `budget` false alarms per device-day.
     """
 
     def __init__(
         self,
+        kinds: Sequence[str],
         device: np.ndarray,
+        time_: np.ndarray,
         values: np.ndarray,
         seed: int = 0,
+        budget: float = 0.5,
+        warmup_fraction: float = 0.1,
         workers: int | None = None,
-        progress: Callable[[int], None] | None = None,
-        ranges_from: float | None = None,
+        progress: dict[str, Callable[[int], None]] | None = None,
     ) -> None:
         try:
             import river  # noqa: F401
         except ImportError as exc:
-            raise ValueError("mode river_hst needs River: pip install river==0.22.0") from exc
-        self.started = self.finished = time.perf_counter()
-        ids = np.asarray(device).astype(str)
-        self.n = len(ids)
-        self.groups = [np.flatnonzero(ids == d) for d in np.unique(ids)]
-        self.values, self.seed, self.ranges_from, self.progress = (
-            values,
-            seed,
-            ranges_from,
-            progress,
-        )
-        # a worker process costs ~1 s to start: only worth it for tens of thousands of rows each
-        useful = -(-self.n // MIN_ROWS_PER_WORKER)
+            raise ValueError(f"the River baselines need River: pip install {RIVER_PIN}") from exc
+        self.started = time.perf_counter()
+        self.kinds = tuple(kinds)
+        self.finished = dict.fromkeys(self.kinds, self.started)
+        self.ids = np.asarray(device).astype(str)
+        self.time, self.values, self.seed = time_, values, seed
+        self.budget, self.warmup = budget, warmup_fraction
+        self.groups = [np.flatnonzero(self.ids == d) for d in np.unique(self.ids)]
+        self.progress = progress or {}
+        useful = -(-len(self.ids) * len(self.kinds) // MIN_ROWS_PER_WORKER)
         self.workers = max(1, min(workers or os.cpu_count() or 1, len(self.groups), useful))
         self.pool: ProcessPoolExecutor | None = None
-        self.futures: list[Future[np.ndarray]] = []
+        self.futures: dict[str, list[Future[np.ndarray]]] = {k: [] for k in self.kinds}
         if self.workers > 1:
             ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
             self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
-            for rows in self.groups:
-                future = self.pool.submit(_device_job, values[rows], seed, ranges_from)
-                future.add_done_callback(self._done)
-                if progress:
-                    future.add_done_callback(_Report(progress, len(rows)))
-                self.futures.append(future)
+            for rows in self.groups:  # devices outer: both detectors progress together
+                for kind in self.kinds:
+                    f = self.pool.submit(river_scores, kind, values[rows], seed, self._warm(rows))
+                    f.add_done_callback(self._stamp(kind))
+                    if kind in self.progress:
+                        f.add_done_callback(_Report(self.progress[kind], len(rows)))
+                    self.futures[kind].append(f)
 
-    def _done(self, _future: Future[np.ndarray]) -> None:
-        self.finished = max(self.finished, time.perf_counter())
+    def _warm(self, rows: np.ndarray) -> int:
+        return int(np.ceil(self.warmup * len(rows)))
 
-    def result(self) -> HstResult:
-        """Wait for every device; scores, causal thresholds and alarms per input row."""
-        score = np.zeros(self.n, dtype=np.float64)
-        threshold = np.full(self.n, np.inf)
+    def _stamp(self, kind: str) -> Callable[[Future[np.ndarray]], None]:
+        def done(_f: Future[np.ndarray]) -> None:
+            self.finished[kind] = max(self.finished[kind], time.perf_counter())
+
+        return done
+
+    def result(self, kind: str) -> BaselineResult:
+        """Wait for every device of `kind`; scores, budget thresholds and alarms per input row."""
+        score = np.zeros(len(self.ids), dtype=np.float64)
         for i, rows in enumerate(self.groups):
             if self.pool is None:
-                s = _device_job(self.values[rows], self.seed, self.ranges_from)
-                self.finished = time.perf_counter()
-                if self.progress:
-                    self.progress(len(rows))
+                score[rows] = river_scores(kind, self.values[rows], self.seed, self._warm(rows))
+                self.finished[kind] = time.perf_counter()
+                if kind in self.progress:
+                    self.progress[kind](len(rows))
             else:
-                s = self.futures[i].result()
-            score[rows], threshold[rows] = s, causal_threshold(s)
-        if self.pool is not None:
-            self.pool.shutdown()
-        return HstResult(
-            score.astype(np.float32), threshold.astype(np.float32), score > threshold,
-            self.finished - self.started,
+                score[rows] = self.futures[kind][i].result()
+        thr = per_device(self.ids, self.time, score, self.budget, self.warmup, SETTLE[kind])
+        return BaselineResult(
+            score.astype(np.float32), thr.astype(np.float32), score > thr,
+            self.finished[kind] - self.started,
         )  # fmt: skip
 
-
-def river_hst(
-    device: np.ndarray,
-    values: np.ndarray,
-    seed: int = 0,
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    ranges_from: float | None = None,
-) -> HstResult:
-    """HST per device over time-ordered rows (see `HstJob`), run to completion.
-
-    Features are min-max scaled by the running min/max (River's `MinMaxScaler` idiom) or, with
-    `ranges_from`, by the min/max of that share of each device's first rows (its warm-up).
-    """
-    return HstJob(device, values, seed, workers, progress, ranges_from).result()
+    def close(self) -> None:
+        """Shut the worker pool down (after every `result`)."""
+        if self.pool is not None:
+            self.pool.shutdown()

@@ -1,4 +1,4 @@
-"""PNG plots of a simulation (matplotlib, Agg backend): quality per mode, rounds, a timeline."""
+"""PNG plots of a simulation (matplotlib, Agg backend): quality per mode and fault, cold start, rounds."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import numpy as np
 __all__ = ["Timeline", "plot_all"]
 
 COLORS = {"local": "#4C72B0", "federated": "#55A868", "personalized": "#C44E52",
-          "centralized": "#8172B2", "river_hst": "#937860"}  # fmt: skip
+          "no_network": "#DD8452", "centralized": "#8172B2", "river_hst": "#937860",
+          "river_loda": "#DA8BC3", "rules_zscore": "#8C8C8C"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,55 @@ def timeline(tl: Timeline, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_all(
-    out: Path,
-    modes: Mapping[str, Any],
-    rounds: Mapping[str, Sequence[Mapping[str, Any]]],
-    tl: Timeline | None,
-) -> list[Path]:
-    """Write every plot into `out`; returns the paths in report order."""
+def recall_per_fault(modes: Mapping[str, Any], path: Path) -> Path:
+    """Event recall per fault type, one bar per mode; row recall as a black tick on each bar."""
+    names = list(modes)
+    kinds = sorted({k for v in modes.values() for k in v.get("per_fault_type", {})})
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(kinds)), 4.5))
+    width = 0.8 / max(len(names), 1)
+    x = np.arange(len(kinds))
+    for i, mode in enumerate(names):
+        per = modes[mode].get("per_fault_type", {})
+        ev = [per.get(k, {}).get("event_recall") for k in kinds]
+        row = [per.get(k, {}).get("recall") for k in kinds]
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, [np.nan if v is None else v for v in ev], width, label=mode,
+               color=COLORS.get(mode, "grey"))  # fmt: skip
+        ax.scatter(pos, [np.nan if v is None else v for v in row], marker="_", color="black",
+                   s=40, zorder=3, label="row recall" if i == 0 else None)  # fmt: skip
+    ax.set_xticks(x, kinds)
+    ax.set(ylim=(0, 1.05), ylabel="event recall at the operating threshold",
+           title="Recall per fault type (bars: events, ticks: rows)")  # fmt: skip
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
+    return _save(fig, path)
+
+
+def cold_start_curve(cold: Mapping[str, Any], path: Path) -> Path:
+    """AUC-PR of the late joiners' rows per bin of hours since joining, one line per mode."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for mode, m in cold.get("modes", {}).items():
+        curve = m.get("curve", [])
+        mid = [(c["hours_from"] + c["hours_to"]) / 2 for c in curve]
+        val = [np.nan if c["auc_pr"] is None else c["auc_pr"] for c in curve]
+        bold = mode in ("federated", "local")
+        ax.plot(mid, val, marker="o", lw=2.2 if bold else 0.9, alpha=1.0 if bold else 0.6,
+                label=mode, color=COLORS.get(mode, "grey"))  # fmt: skip
+    ax.set(xlabel="hours since the device joined", ylabel="AUC-PR (late joiners pooled)",
+           ylim=(0, 1.05), xlim=(0, 24),
+           title=f"Cold start: {len(cold.get('devices', []))} late joiners, first day")  # fmt: skip
+    ax.legend(fontsize=8, ncol=2)
+    return _save(fig, path)
+
+
+def plot_all(out: Path, metrics: Mapping[str, Any], tl: Timeline | None) -> list[Path]:
+    """Write every plot of a metrics document into `out`; returns the paths in report order."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [auc_pr_bar(modes, out / "auc_pr.png"), device_box(modes, out / "device_auc_pr.png")]
+    modes, rounds = metrics["modes"], metrics.get("rounds", {})
+    paths = [auc_pr_bar(modes, out / "auc_pr.png"),
+             recall_per_fault(modes, out / "recall_per_fault.png"),
+             device_box(modes, out / "device_auc_pr.png")]  # fmt: skip
+    if metrics.get("cold_start"):
+        paths.append(cold_start_curve(metrics["cold_start"], out / "cold_start.png"))
     if rounds:
         paths.append(loss_per_round(rounds, out / "loss_per_round.png"))
     if tl is not None and len(tl.devices):

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from flead.evaluation.report_md import render_markdown
-from flead.evaluation.targets import check_targets
+from flead.evaluation.targets import FLEAD, check_targets
 
-__all__ = ["build_metrics", "federation_summary", "write_report"]
+__all__ = ["build_metrics", "clean", "federation_summary", "write_report"]
 
 
 def federation_summary(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -33,14 +33,14 @@ def federation_summary(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """JSON-safe copy: non-finite floats become null (strict JSON has no NaN/Infinity)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
 
 
@@ -61,7 +61,7 @@ def build_metrics(
     main = next((m for m in ("federated", "personalized") if m in by_mode), None)
     federation: dict[str, Any] = dict(by_mode[main]) if main else federation_summary([])
     federation |= {"mode": main, "by_mode": by_mode}
-    flead = [m for m in modes if m != "river_hst"]
+    flead = [m for m in modes if m in FLEAD]
     rows = sum(int(data.get("rows_valid", 0)) for _ in flead)
     secs = sum(float(modes[m].get("seconds", 0.0)) for m in flead)
     doc = {
@@ -74,7 +74,7 @@ def build_metrics(
         "rounds": {m: list(r) for m, r in rounds.items()},
         "run": dict(run),
     }
-    return dict(_clean(doc))
+    return dict(clean(doc))
 
 
 def write_report(out: Path, metrics: Mapping[str, Any], plots: Sequence[Path]) -> tuple[Path, Path]:

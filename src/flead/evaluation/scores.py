@@ -7,12 +7,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flead.evaluation.events import device_order, runs
+from flead.evaluation.episodes import episode_counts
+from flead.evaluation.events import Runs, device_order, runs
 from flead.evaluation.ranking import auc_pr, auc_roc
 
-__all__ = ["Truth", "evaluate", "f1", "per_device_auc_pr", "worst_fraction"]
+__all__ = [
+    "AFTER_END_ROWS",
+    "NATURAL",
+    "Truth",
+    "alarms_after_end",
+    "evaluate",
+    "f1",
+    "injected_macro",
+    "per_device_auc_pr",
+    "worst_fraction",
+]
 
 DAY = 86400.0
+NATURAL = "natural_stuck"  # the generator's natural battery failure: a range rule carries it
+AFTER_END_ROWS = 10  # rows after an event's end that must stay quiet
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,24 @@ class Truth:
         span = float(np.sum(np.maximum(last - first, 0.0))) if len(t) else 0.0
         return Truth(order, codes, list(names), t, y, kind, span / DAY)
 
+    def subset(self, keep: np.ndarray) -> Truth:
+        """The truth of the positions where `keep` holds (device-ordered; order maps as before)."""
+        k = np.asarray(keep, dtype=bool)
+        codes = self.codes[k]
+        first = np.full(len(self.names), np.inf)
+        last = np.full(len(self.names), -np.inf)
+        np.minimum.at(first, codes, self.time[k])
+        np.maximum.at(last, codes, self.time[k])
+        span = float(np.sum(np.maximum(last - first, 0.0)[np.isfinite(first)]))
+        return Truth(self.order[k], codes, self.names, self.time[k], self.label[k],
+                     self.fault[k], span / DAY)  # fmt: skip
+
+    def false_alarms(self, alarm: np.ndarray) -> int:
+        """False-alarm episodes: 5-minute episodes of alarmed healthy rows (monotone in the threshold)."""
+        return int(
+            episode_counts(self.codes, self.time, alarm & ~self.label, len(self.names)).sum()
+        )
+
 
 def f1(precision: float, recall: float) -> float:
     """Harmonic mean, 0 when both are 0."""
@@ -57,19 +88,22 @@ def _ratio(num: float, den: float) -> float:
 def _event_metrics(t: Truth, alarm: np.ndarray) -> dict[str, float | None]:
     """Event-wise precision/recall/F1, point-wise and point-adjusted F1, false alarms, latency."""
     events = runs(t.codes, t.label, t.fault)
-    alarms = runs(t.codes, alarm)
     detected = events.hits(alarm)
-    true_alarm = alarms.hits(t.label)
-    precision, recall = _ratio(true_alarm.sum(), len(alarms)), _ratio(detected.sum(), len(events))
+    false_alarms = t.false_alarms(alarm)
+    true_alarms = int(episode_counts(t.codes, t.time, alarm & t.label, len(t.names)).sum())
+    precision = _ratio(true_alarms, true_alarms + false_alarms)
+    recall = _ratio(detected.sum(), len(events))
     tp = int((alarm & t.label).sum())
     p_point, r_point = _ratio(tp, alarm.sum()), _ratio(tp, t.label.sum())
-    adjusted = alarm.copy()  # point adjustment: a detected event counts as detected on all rows
-    for a, b in zip(events.start[detected], events.stop[detected], strict=True):
-        adjusted[a:b] = True
+    # point adjustment: a detected event counts as detected on all its rows
+    cover = np.zeros(len(alarm) + 1, dtype=np.int64)
+    np.add.at(cover, events.start[detected], 1)
+    np.add.at(cover, events.stop[detected], -1)
+    adjusted = alarm | (np.cumsum(cover)[:-1] > 0)
     tp_adj = int((adjusted & t.label).sum())
     first = events.first(alarm)[detected]
     delay = t.time[first] - t.time[events.start[detected]]
-    false_alarms = int(len(alarms) - true_alarm.sum())
+    after = alarms_after_end(t, events, alarm)
     return {
         "f1": f1(precision, recall),
         "event_precision": precision,
@@ -78,6 +112,8 @@ def _event_metrics(t: Truth, alarm: np.ndarray) -> dict[str, float | None]:
         "f1_point": f1(p_point, r_point),
         "f1_point_adjusted": f1(_ratio(tp_adj, adjusted.sum()), _ratio(tp_adj, t.label.sum())),
         "false_alarms": false_alarms,
+        "true_alarm_episodes": true_alarms,
+        "alarms_after_fault_end": float(after.mean()) if len(after) else None,
         "false_alarms_per_device_day": _ratio(false_alarms, t.device_days),
         "false_positive_rows_per_device_day": _ratio((alarm & ~t.label).sum(), t.device_days),
         "latency_seconds_median": float(np.median(delay)) if len(delay) else None,
@@ -95,13 +131,60 @@ def _per_fault(
         rows = t.label & (t.fault == kind)
         pick = rows | healthy
         events = runs(t.codes, rows)
+        hit = events.hits(alarm)
+        delay = t.time[events.first(alarm)[hit]] - t.time[events.start[hit]]
+        after = alarms_after_end(t, events, alarm)
         out[kind] = {
             "auc_pr": auc_pr(rows[pick], score[pick]),
             "recall": float(alarm[rows].mean()),
-            "event_recall": float(events.hits(alarm).mean()) if len(events) else None,
+            "event_recall": float(hit.mean()) if len(events) else None,
+            "latency_seconds_median": float(np.median(delay)) if len(delay) else None,
+            "alarms_after_fault_end": float(after.mean()) if len(after) else None,
             "rows": int(rows.sum()),
             "events": len(events),
         }
+    return out
+
+
+def alarms_after_end(
+    t: Truth, events: Runs, alarm: np.ndarray, k: int = AFTER_END_ROWS
+) -> np.ndarray:
+    """Per event that its device's stream outlives: is a healthy row among the `k` rows after its
+    end alarmed? (An alarm on a fault that follows at once is no echo of this one.)"""
+    if not len(events):
+        return np.zeros(0, dtype=bool)
+    dev_end = np.searchsorted(t.codes, t.codes[events.start], side="right")  # codes are sorted
+    stop = events.stop
+    has_next = stop < dev_end
+    end = np.minimum(stop + k, dev_end)
+    return Runs(stop[has_next], end[has_next]).hits(alarm & ~t.label)
+
+
+def injected_macro(per_fault: dict[str, dict[str, float | None]]) -> float | None:
+    """Mean AUC-PR over the injected fault types (the natural failure left out)."""
+    got = [v["auc_pr"] for k, v in per_fault.items() if k != NATURAL and v["auc_pr"] is not None]
+    return float(np.mean(got)) if got else None
+
+
+def device_injected_macro(t: Truth, score: np.ndarray) -> dict[str, float]:
+    """Per device with an injected fault: mean over its injected types of that type's AUC-PR
+    against the device's healthy rows (the unit the bootstrap resamples)."""
+    out: dict[str, float] = {}
+    bounds = np.flatnonzero(np.diff(t.codes)) + 1
+    for part in np.split(np.arange(len(t.codes)), bounds):
+        if not len(part):
+            continue
+        kinds = set(t.fault[part][t.label[part]].tolist()) - {NATURAL}
+        healthy = ~t.label[part]
+        values = []
+        for kind in kinds:
+            rows = t.label[part] & (t.fault[part] == kind)
+            pick = rows | healthy
+            value = auc_pr(rows[pick], score[part][pick])
+            if value is not None:
+                values.append(value)
+        if values:
+            out[t.names[int(t.codes[part[0]])]] = float(np.mean(values))
     return out
 
 
@@ -130,11 +213,16 @@ def evaluate(t: Truth, score: np.ndarray, anomaly: np.ndarray) -> dict[str, obje
     s = np.asarray(score, dtype=np.float64)[t.order]
     alarm = np.asarray(anomaly, dtype=bool)[t.order]
     devices = per_device_auc_pr(t, s)
+    per_fault = _per_fault(t, s, alarm)
+    unnatural = t.fault != NATURAL
     return {
         "auc_pr": auc_pr(t.label, s),
         "auc_roc": auc_roc(t.label, s),
+        "auc_pr_injected_macro": injected_macro(per_fault),
+        "auc_pr_excluding_natural": auc_pr(t.label[unnatural], s[unnatural]),
         **_event_metrics(t, alarm),
-        "per_fault_type": _per_fault(t, s, alarm),
+        "per_fault_type": per_fault,
+        "device_auc_pr_injected_macro": device_injected_macro(t, s),
         "device_auc_pr": devices,
         "device_auc_pr_mean": float(np.mean(list(devices.values()))) if devices else None,
         "worst_10pct_device_auc_pr": worst_fraction(list(devices.values())),

@@ -7,19 +7,31 @@ from dataclasses import replace
 
 from flead.model import DeviceBank, ModelConfig
 
-__all__ = ["BASELINE_MODES", "FEDERATED_MODES", "FLEAD_MODES", "MODES", "make_bank", "parse_modes"]
+__all__ = [
+    "BASELINE_MODES",
+    "FEDERATED_MODES",
+    "FLEAD_MODES",
+    "MODES",
+    "RIVER_MODES",
+    "make_bank",
+    "parse_modes",
+]
 
-FLEAD_MODES = ("local", "federated", "personalized", "centralized")
-FEDERATED_MODES = ("federated", "personalized")
-BASELINE_MODES = ("river_hst",)
+FLEAD_MODES = ("local", "federated", "personalized", "no_network", "centralized")
+FEDERATED_MODES = ("federated", "personalized", "no_network")
+RIVER_MODES = ("river_hst", "river_loda")  # run in worker processes
+BASELINE_MODES = (*RIVER_MODES, "rules_zscore")
 MODES = FLEAD_MODES + BASELINE_MODES
 
 DESCRIPTION = {
     "local": "one network per device, never federated",
     "federated": "FedAvg of whole networks each round; devices adopt the global model as-is",
     "personalized": "FedAvg of the shared layers; each device keeps its own output head and fine-tunes",
+    "no_network": "personalized with the network's output ignored: the full system minus the network",
     "centralized": "one network of the same architecture trained on every device's rows",
-    "river_hst": "River HalfSpaceTrees per device (running min-max scaling), prequential",
+    "river_hst": "River HalfSpaceTrees per device, features scaled by the warm-up's ranges",
+    "river_loda": "River LODA per device, features standardised by the warm-up",
+    "rules_zscore": "physical range rules plus a per-device rolling z-score per channel",
 }
 
 
@@ -40,6 +52,8 @@ def make_bank(mode: str, features: Sequence[str], config: ModelConfig, seed: int
         return DeviceBank(features, replace(config, personal_head=False), seed=seed)
     if mode == "personalized":
         return DeviceBank(features, replace(config, personal_head=True), seed=seed)
+    if mode == "no_network":
+        return DeviceBank(features, replace(config, personal_head=True, network=False), seed=seed)
     if mode == "centralized":
         return DeviceBank(features, config, seed=seed, pooled=True)
     if mode == "local":

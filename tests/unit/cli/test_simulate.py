@@ -13,8 +13,10 @@ from tests.unit.cli.conftest import CliFailure
 
 pytestmark = pytest.mark.unit
 
-MODES = ("local", "federated", "personalized", "centralized", "river_hst")
-MODE_KEYS = {"auc_pr", "auc_roc", "f1", "false_alarms_per_device_day", "per_fault_type"}
+MODES = ("local", "federated", "personalized", "no_network", "centralized", "river_hst",
+         "river_loda", "rules_zscore")  # fmt: skip
+MODE_KEYS = {"auc_pr", "auc_roc", "f1", "false_alarms_per_device_day", "per_fault_type",
+             "auc_pr_injected_macro", "auc_pr_excluding_natural", "alarms_after_fault_end"}  # fmt: skip
 
 
 def test_missing_intel_lab_file(tmp_path: Path, cli_fails: CliFailure) -> None:
@@ -47,6 +49,8 @@ def test_unknown_mode(cli_fails: CliFailure) -> None:
         (["--devices", "99"], "devices"),
         (["--warmup", "1.5"], "--warmup"),
         (["--device-column", "d"], "need --csv"),
+        (["--late-joiners", "1"], "--late-joiners"),
+        (["--alarm-budget", "0"], "--alarm-budget"),
     ],
 )
 def test_bad_option_values(argv: list[str], needle: str, cli_fails: CliFailure) -> None:
@@ -57,36 +61,33 @@ def test_bad_option_values(argv: list[str], needle: str, cli_fails: CliFailure) 
 def test_tiny_run_writes_the_contract_and_plots(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """3 devices x 0.3 days through every mode: metrics.json keeps the contract, PNGs exist."""
+    """4 devices x 0.6 days through every mode, one late joiner: metrics.json keeps the
+    contract (cold start included), PNGs exist."""
     out = tmp_path / "report"
-    run(
-        [
-            "simulate",
-            "--devices",
-            "3",
-            "--days",
-            "0.3",
-            "--round-seconds",
-            "1800",
-            "--out",
-            str(out),
-        ]
-    )
+    run(["simulate", "--devices", "4", "--days", "0.6", "--round-seconds", "1800",
+         "--late-joiners", "0.25", "--out", str(out)])  # fmt: skip
     stdout = capsys.readouterr().out
     assert "report.md" in stdout
     doc = json.loads((out / "metrics.json").read_text())
     assert {"rows_total", "rows_valid", "rows_rejected", "devices"} <= set(doc["data"])
-    assert doc["data"]["devices"] == 3
+    assert doc["data"]["devices"] == 4
     assert set(doc["modes"]) == set(MODES)
     for mode in MODES:
         assert set(doc["modes"][mode]) >= MODE_KEYS, mode
         for entry in doc["modes"][mode]["per_fault_type"].values():
-            assert {"auc_pr", "recall"} <= set(entry)
+            assert {"auc_pr", "recall", "event_recall", "latency_seconds_median"} <= set(entry)
+    cold = doc["cold_start"]
+    assert len(cold["devices"]) == 1
+    assert cold["join_time"] > 0
+    assert set(cold["modes"]) == set(MODES)
+    for entry in cold["modes"].values():
+        assert {"auc_pr", "auc_pr_injected_macro", "false_alarms_per_device_day"} <= set(entry)
     assert {"rounds", "bytes_sent", "seconds_per_round"} <= set(doc["federation"])
-    assert doc["federation"]["rounds"] >= 14  # 7.2 h in 30-minute rounds
+    assert doc["federation"]["rounds"] >= 28  # 14.4 h in 30-minute rounds
     assert doc["federation"]["bytes_sent"] > 0
     assert doc["throughput_rows_per_s"] > 0
-    for name in ("auc_pr.png", "device_auc_pr.png", "loss_per_round.png", "timeline.png"):
+    for name in ("auc_pr.png", "recall_per_fault.png", "device_auc_pr.png", "cold_start.png",
+                 "loss_per_round.png", "timeline.png"):  # fmt: skip
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert "## Per fault type" in (out / "report.md").read_text()
 
@@ -137,7 +138,8 @@ def test_round_options_build_the_plan() -> None:
     base = {"intel_lab": None, "labels": None, "csv": None, "device_column": None,
             "label_column": None, "time_column": None, "features": None, "round_seconds": None,
             "round_rows": None, "warmup": 0.1, "days": 1.0, "seed": 0, "devices": 2,
-            "modes": "local", "batch": 64, "workers": None, "out": Path("x")}  # fmt: skip
+            "modes": "local", "batch": 64, "workers": None, "out": Path("x"),
+            "late_joiners": 0.0, "alarm_budget": 0.5}  # fmt: skip
     assert _settings(**base).plan.round_seconds == 3600.0
     by_rows = _settings(**(base | {"round_rows": 500})).plan
     assert (by_rows.round_seconds, by_rows.round_rows) == (None, 500)
