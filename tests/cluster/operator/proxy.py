@@ -35,6 +35,8 @@ class CuttableProxy:
         """Close the listener and every open connection."""
         with self._lock:
             if self._listener is not None:
+                with contextlib.suppress(OSError):  # wakes the blocked accept(): no new clients
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for sock in self._sockets:
