@@ -8,6 +8,9 @@
 # COMPONENT: ferretdb | kafka. A component is added by listing it in FAULT_COMPONENTS with its
 # start (testbed/lib/components.sh, shared with up.sh) and health functions.
 # Never touches another component; the bed's other processes keep running.
+# The bed is shared: kill/stop leave a marker in .testbed/faults/ (removed by restart/cont) so
+# another session's tests/support ensure_testbed waits for the fault to end instead of running
+# up.sh, and restart/cont take up.sh's lock, so the two never start the same component twice.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$TESTBED_DIR/lib/components.sh"
@@ -27,12 +30,23 @@ usage() {
 # running_pid NAME: the component's pid when it is alive and belongs to this bed.
 running_pid() { owned_pid "$PIDS/$1.pid" "$STATE"; }
 
+FAULTS="$STATE/faults"
+mark_fault() { mkdir -p "$FAULTS" && echo "$1 $(now)" >"$FAULTS/$2"; }
+clear_fault() { rm -f "$FAULTS/$1"; }
+
+# with_up_lock: wait (up to 10 min) for a running up.sh, which may be starting this component.
+with_up_lock() {
+  exec 9>"$CACHE/.up.lock"
+  flock -w 600 9 || fail testbed "flock $CACHE/.up.lock" "" "timed out waiting for a running up.sh"
+}
+
 # gone NAME PID: true once PID no longer runs (a zombie of nobody's counts as gone).
 gone() { ! kill -0 "$2" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$2/stat" 2>/dev/null)" == Z ]]; }
 
 kill_component() {
   local name="$1" pid
   pid="$(running_pid "$name")" || { log "$name is not running (nothing to kill)"; return 0; }
+  mark_fault kill "$name"
   kill -KILL "$pid"
   wait_for "$name" 20 "$LOGS/$name.log" "pid $pid to exit after SIGKILL" gone "$name" "$pid"
   ok "$name killed (SIGKILL, pid $pid)"
@@ -41,6 +55,7 @@ kill_component() {
 stop_component() {
   local name="$1" pid
   pid="$(running_pid "$name")" || fail "$name" "kill -STOP <pid from $PIDS/$name.pid>" "$LOGS/$name.log" "$name is not running"
+  mark_fault stop "$name"
   kill -STOP "$pid"
   ok "$name stopped (SIGSTOP, pid $pid); resume it with: testbed/fault.sh cont $name"
 }
@@ -55,16 +70,25 @@ cont_component() {
   pid="$(running_pid "$name")" || fail "$name" "kill -CONT <pid from $PIDS/$name.pid>" "$LOGS/$name.log" "$name is not running (restart it instead)"
   kill -CONT "$pid"
   wait_healthy "$name" "$health" "$timeout"
+  clear_fault "$name"
   ok "$name continued (SIGCONT, pid $pid) and healthy"
 }
 
 restart_component() {
-  local name="$1" start="$2" t0
+  local name="$1" start="$2" health="$3" t0
   t0=$(now)
+  with_up_lock
+  if [[ -f "$FAULTS/$name" ]] && running_pid "$name" >/dev/null && "$health" >/dev/null 2>&1; then
+    # killed by us, but started again meanwhile (an up.sh of another session): healthy as is.
+    clear_fault "$name"
+    ok "$name already restarted on the same data and healthy (pid $(cat "$PIDS/$name.pid"))"
+    return 0
+  fi
   kill_component "$name"
   # daemon() starts a fresh log; the one of the killed process is kept next to it.
   if [[ -f "$LOGS/$name.log" ]]; then mv -f "$LOGS/$name.log" "$LOGS/$name.log.before-restart"; fi
   "$start" # waits until healthy, fails with the log tail
+  clear_fault "$name"
   ok "$name restarted on the same data and healthy in $(elapsed "$t0") (pid $(cat "$PIDS/$name.pid"))"
 }
 
@@ -81,7 +105,7 @@ main() {
     kill) kill_component "$name" ;;
     stop) stop_component "$name" ;;
     cont) cont_component "$name" "$health" "$timeout" ;;
-    restart) restart_component "$name" "$start" ;;
+    restart) restart_component "$name" "$start" "$health" ;;
     *) usage ;;
   esac
 }

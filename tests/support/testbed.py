@@ -55,8 +55,27 @@ def _bed_healthy() -> bool:
     return status.returncode == 0
 
 
+def _fault_age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:  # the fault just ended
+        return float("inf")
+
+
+def _wait_for_faults(timeout: float = 600.0, stale: float = 900.0) -> None:
+    """A component another session took down on purpose (testbed/fault.sh leaves a marker in
+    .testbed/faults/) comes back by itself: wait for that rather than run up.sh beside it."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        if not any(_fault_age(f) < stale for f in (STATE / "faults").glob("*")):
+            return
+        time.sleep(1.0)
+
+
 def ensure_testbed() -> dict[str, str]:
-    """Variables of a healthy bed, bringing it up first when needed."""
+    """Variables of a healthy bed, bringing it up first when needed (after waiting for a
+    component another session took down with testbed/fault.sh to come back)."""
+    _wait_for_faults()
     if not _bed_healthy():
         if os.environ.get("FLEAD_TESTBED_AUTO_UP", "1") == "0":
             pytest.fail("test bed is not up and FLEAD_TESTBED_AUTO_UP=0: run `make testbed`")

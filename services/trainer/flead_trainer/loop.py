@@ -29,7 +29,7 @@ from flead_trainer.batch import (
 from flead_trainer.client import AggregatorClient
 from flead_trainer.decode import Decoded, Raw, decode_batch
 from flead_trainer.federate import Federator
-from flead_trainer.kafka_io import resume_positions
+from flead_trainer.kafka_io import Deliveries, flush_all, kafka_transient, resume_positions
 from flead_trainer.publish import publish_anomalies, publish_dead
 from flead_trainer.retry import Dependency, mongo_transient
 from flead_trainer.settings import TrainerSettings
@@ -52,8 +52,11 @@ class Trainer:
         store: TrainerStore,
         client: AggregatorClient,
         bank: DeviceBank | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
+        """`deliveries`: the producer's delivery reports (failed records are produced again)."""
         self.s = s
+        self.deliveries = deliveries
         self.topic = s.readings_topic
         self.consumer, self.producer, self.store, self.client = consumer, producer, store, client
         self.bank = bank or DeviceBank(s.features, seed=s.model_seed)
@@ -74,6 +77,13 @@ class Trainer:
             cap=s.trainer_retry_max_seconds,
             patience=s.trainer_mongodb_patience_seconds,
         )
+        self.kafka = Dependency(
+            "kafka",
+            kafka_transient,
+            initial=s.trainer_retry_initial_seconds,
+            cap=s.trainer_retry_max_seconds,
+            patience=s.trainer_kafka_patience_seconds,
+        )
         self.assignment = Assignment()  # every device until the operator's file says otherwise
         self._assignment_file = AssignmentFile(s.trainer_assignment_file)
         self._next_assignment = 0.0
@@ -84,7 +94,8 @@ class Trainer:
     def start(self) -> None:
         """Restore checkpointed devices, assign the partitions at their resume offsets."""
         partitions = self.s.partition_list
-        saved = self.store.load(self.topic, partitions)
+        # MongoDB down at start: wait for it (as for any write), up to its patience.
+        saved = self.mongo.call("checkpoint load", lambda: self.store.load(self.topic, partitions))
         for cp in saved.values():
             for device, state in cp.devices.items():
                 self.restore_device(device, state)
@@ -110,10 +121,13 @@ class Trainer:
         msgs = [] if self._held_back() else self._consume()
         records = []
         for msg in msgs:
-            if msg.error() is not None:
-                log.warning("consume error", error=str(msg.error()))
+            error = msg.error()
+            if error is not None:
+                log.warning("consume error", error=str(error))
                 continue
             records.append(Raw(msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value()))
+        if records:
+            self.kafka.succeeded("consume")  # librdkafka reconnected by itself
         if time.monotonic() >= self._next_assignment:
             self.refresh_assignment()
         if records:
@@ -284,9 +298,11 @@ class Trainer:
     ) -> None:
         """Each MongoDB write is retried (capped backoff) while the database is unreachable:
         every one of them is idempotent, so a write that landed before its reply was lost is
-        harmless to repeat. The offsets are committed only after all of them."""
+        harmless to repeat. The offsets are committed only after all of them. Kafka likewise:
+        dead letters and anomalies are acknowledged (failed ones produced again) before the
+        offsets move, and the commit is retried while the broker is unreachable."""
         started = time.perf_counter()
-        self.producer.flush(30)  # dead letters and anomalies before the offsets move
+        self.kafka.call("produce flush", lambda: flush_all(self.producer, self.deliveries, 10.0))
         call = self.mongo.call
         call("anomalies write", lambda: self.store.write_anomalies(anomalies))
         call("results write", lambda: self.store.write_results(results))
@@ -294,7 +310,9 @@ class Trainer:
             m.CHECKPOINT_BYTES.inc(call("checkpoint write", functools.partial(self.save, c)))
         m.CHECKPOINT_DEVICES.inc(sum(len(c.changed) for c in cps))
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
-        self.consumer.commit(offsets=tps, asynchronous=False)
+        self.kafka.call(
+            "offset commit", lambda: self.consumer.commit(offsets=tps, asynchronous=False)
+        )
         m.CHECKPOINT.observe(time.perf_counter() - started)
 
     def save(self, delta: Delta) -> int:

@@ -8,12 +8,14 @@ import sys
 import threading
 from types import FrameType
 
+from confluent_kafka import KafkaError
+
 from flead.logging import configure_logging, get_logger
 from flead.metrics import register_scrape_target
 from flead_trainer import metrics as m
 from flead_trainer.client import AggregatorClient
 from flead_trainer.health import Probes, serve
-from flead_trainer.kafka_io import lags_from_stats, make_clients
+from flead_trainer.kafka_io import Deliveries, lags_from_stats, make_clients
 from flead_trainer.loop import Trainer
 from flead_trainer.settings import TrainerSettings, load_settings
 from flead_trainer.store import TrainerStore
@@ -30,7 +32,16 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
         for partition, lag in lags_from_stats(raw, s.readings_topic).items():
             m.LAG.labels(str(partition)).set(lag)
 
-    consumer, producer = make_clients(s, on_stats)
+    built: list[Trainer] = []
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN and built:
+            built[0].kafka.failed("kafka client", str(error))
+        else:
+            log.warning("kafka client error", error=str(error))
+
+    deliveries = Deliveries()
+    consumer, producer = make_clients(s, on_stats, deliveries, on_error)
     store = TrainerStore(
         s.mongodb_uri,
         s.mongodb_database,
@@ -39,7 +50,8 @@ def run(s: TrainerSettings, stop: threading.Event, probes: Probes | None = None)
     client = AggregatorClient(
         s.aggregator_url, s.token, s.trainer_http_timeout_seconds, s.trainer_token_file
     )
-    trainer = Trainer(s, consumer, producer, store, client)
+    trainer = Trainer(s, consumer, producer, store, client, deliveries=deliveries)
+    built.append(trainer)
     probes = probes or Probes(store.ping)
     probes.ready_check = store.ping
     probes.why_not = trainer.not_ready_reason

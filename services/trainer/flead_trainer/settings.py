@@ -71,6 +71,12 @@ class TrainerSettings(KafkaSettings, MongoSettings, ModelSettings):
     trainer_mongodb_timeout_seconds: float = Field(
         default=5.0, gt=0, description="how long one MongoDB call waits for a reachable server"
     )
+    trainer_kafka_patience_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="how long Kafka may leave produced records unacknowledged or offset commits "
+        "failing (consumption paused, retried) before the trainer gives up and exits",
+    )
     trainer_mongodb_patience_seconds: float = Field(
         default=600.0,
         gt=0,

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,3 +228,33 @@ def consumed(port: int) -> float:
         return metric_value(f"http://127.0.0.1:{port}/metrics", "flead_readings_consumed_total")
     except httpx.HTTPError:
         return 0.0
+
+
+def assert_each_offset_once(b: Bed, end: dict[int, int]) -> None:
+    """Every offset below `end` (partition -> high watermark) of the readings topic has exactly
+    one durable result: none missing, none twice."""
+    counts = Counter((r[0], r[1]) for r in result_rows(b))
+    expected = {(p, o) for p, n in end.items() for o in range(n)}
+    assert set(counts) == expected, f"missing: {sorted(expected - set(counts))[:5]}"
+    assert max(counts.values()) == 1, f"duplicated: {[k for k, v in counts.items() if v > 1][:5]}"
+
+
+def assert_each_update_in_one_version(b: Bed) -> dict[str, int]:
+    """Every update the aggregator accepted (stored) and did not drop is in exactly one
+    registry version's lineage, and no version holds an update it never accepted; returns
+    {accepted, versions}."""
+    with b.mongo() as client:
+        db = client[b.db]
+        kept = {str(d["_id"]) for d in db["updates"].find({}) if d.get("version") != -1}
+        lineage = Counter(
+            str(uid)
+            for d in db["models"].find({}, {"lineage": 1})
+            for uid in d["lineage"]["update_ids"]
+        )
+        versions = db["models"].count_documents({})
+    assert set(lineage) == kept, (
+        f"accepted, in no version: {sorted(kept - set(lineage))[:5]}; "
+        f"in a version, never accepted: {sorted(set(lineage) - kept)[:5]}"
+    )
+    assert max(lineage.values(), default=1) == 1, [u for u, n in lineage.items() if n > 1][:5]
+    return {"accepted": len(kept), "versions": versions}
