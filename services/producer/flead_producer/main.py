@@ -15,7 +15,7 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedC
 from flead.logging import configure_logging, get_logger
 from flead.metrics import register_scrape_target, serve_metrics
 from flead_producer.plan import parse_partition_map
-from flead_producer.runner import Runner
+from flead_producer.runner import NotDelivered, Runner
 from flead_producer.settings import ProducerSettings, load_settings
 from flead_producer.sources import load_readings
 from flead_producer.topics import ensure_topics, topic_plan
@@ -68,7 +68,8 @@ def run(s: ProducerSettings, stop: threading.Event) -> int:
 
 
 def main() -> None:
-    """Read settings, serve /metrics, stream until done or SIGTERM; exit 2 on a bad setting."""
+    """Read settings, serve /metrics, stream until done or SIGTERM (what is queued is flushed
+    first); exit 2 on a bad setting or a missing topic, 1 when readings were not delivered."""
     s = load_settings()
     configure_logging(s.log_format, s.log_level)
     stop = threading.Event()
@@ -83,6 +84,9 @@ def main() -> None:
     register_scrape_target("flead-producer", s.port)
     try:
         sent = run(s, stop)
+    except NotDelivered as exc:
+        log.error(str(exc), topic=exc.topic, not_delivered=exc.count)
+        sys.exit(1)
     except (ValueError, OSError, KafkaException) as exc:
         log.error("cannot produce", error=str(exc))
         sys.exit(2)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from flead.data.records import Readings
 from flead.logging import get_logger
@@ -15,7 +16,9 @@ from flead_producer import metrics as m
 from flead_producer.plan import due_times, encode_label, encode_row, loop_shift, partitions_of
 from flead_producer.settings import ProducerSettings
 
-__all__ = ["Runner", "delivery_callback", "kafka_config"]
+__all__ = ["NotDelivered", "Runner", "delivery_callback", "kafka_config"]
+
+TOPIC_WAIT_LOG_SECONDS = 10.0  # one "waiting for topic" line this often
 
 log = get_logger(__name__)
 
@@ -46,8 +49,19 @@ def delivery_callback(readings_topic: str) -> Callable[[KafkaError | None, Messa
     return delivered
 
 
+class NotDelivered(Exception):  # noqa: N818 -- reads as the condition it reports
+    """Readings Kafka did not acknowledge: a fatal produce error, or still queued at the end."""
+
+    def __init__(self, topic: str, count: int, error: str) -> None:
+        super().__init__(f"{count} readings not delivered to topic {topic}: {error}")
+        self.topic, self.count, self.error = topic, count, error
+
+
 class Runner:
-    """Streams one Readings batch (optionally looping) and counts what Kafka acknowledged."""
+    """Streams one Readings batch (optionally looping) and counts what Kafka acknowledged.
+
+    The first failed delivery (or produce error) stops producing: what is still queued is
+    purged and counted, and `run` raises NotDelivered naming the topic and the count."""
 
     def __init__(
         self,
@@ -61,7 +75,9 @@ class Runner:
         self.producer = producer or Producer(kafka_config(s))
         self.stop = stop or threading.Event()
         self.sent = 0
-        self._delivered = delivery_callback(s.readings_topic)
+        self._count = delivery_callback(s.readings_topic)
+        self.failed: Counter[str] = Counter()  # topic -> records not delivered
+        self.error: str | None = None  # the first failure
 
     def run(self, r: Readings, progress: Callable[[int], None] | None = None) -> int:
         """Produce every row (every pass when looping); returns readings handed to Kafka."""
@@ -101,24 +117,67 @@ class Runner:
             passes += 1
             if not s.producer_loop:
                 break
-        self.producer.flush(30)
+        remaining = self.producer.flush(s.producer_flush_seconds)
+        if remaining or self.failed:
+            if remaining:
+                self.error = self.error or (
+                    f"{remaining} records still queued after {s.producer_flush_seconds:.0f}s"
+                )
+                self.producer.purge()  # their delivery reports count them (failed, purged)
+                self.producer.flush(1)
+            self._not_delivered()
         if progress is not None:
             progress(self.sent)
         return self.sent
 
+    def _not_delivered(self) -> None:
+        readings = self.s.readings_topic
+        topic = readings if self.failed[readings] or not self.failed else next(iter(self.failed))
+        count = self.failed[topic] or sum(self.failed.values())
+        raise NotDelivered(topic, count, self.error or "unknown error")
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        self._count(err, msg)
+        if err is not None:
+            self._failure(str(msg.topic()), str(err))
+
+    def _failure(self, topic: str, error: str) -> None:
+        self.failed[topic] += 1
+        if self.error is None:
+            self.error = error
+            self.stop.set()  # a fatal produce error: stop, count the rest
+
     def _check_partitions(self, needed: int) -> None:
-        """ValueError (exit 2) when the topics have fewer partitions than the plan uses."""
+        """Wait (FLEAD_PRODUCER_TOPIC_WAIT_SECONDS) for the topics to exist with the partitions
+        the plan uses; ValueError (exit 2) naming the topic and the fix after that."""
         topics = [self.s.readings_topic]
         if self.s.producer_labels != "none":
             topics.append(self.s.labels_topic)
+        give_up = time.monotonic() + self.s.producer_topic_wait_seconds
+        next_log = 0.0
         for topic in topics:
-            meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
-            have = 0 if meta is None or meta.error is not None else len(meta.partitions)
-            if have < needed:
-                raise ValueError(
-                    f"topic {topic} has {have} partitions, the plan needs {needed} "
-                    f"(FLEAD_READINGS_PARTITIONS); create or grow it: python -m flead_producer.topics"
-                )
+            while (have := self._partitions(topic)) < needed:
+                now = time.monotonic()
+                if now >= give_up or self.stop.is_set():
+                    raise ValueError(
+                        f"topic {topic} has {have} partitions, the plan needs {needed} "
+                        f"(FLEAD_READINGS_PARTITIONS); create or grow it: "
+                        f"python -m flead_producer.topics"
+                    )
+                if now >= next_log:
+                    log.warning(
+                        "waiting for topic",
+                        topic=topic,
+                        partitions=have,
+                        needed=needed,
+                        gives_up_in_seconds=round(give_up - now, 1),
+                    )
+                    next_log = now + TOPIC_WAIT_LOG_SECONDS
+                self.stop.wait(min(1.0, max(0.0, give_up - now)))
+
+    def _partitions(self, topic: str) -> int:
+        meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+        return 0 if meta is None or meta.error is not None else len(meta.partitions)
 
     def _label(self, device: str, partition: int, t: float, i: int, r: Readings) -> None:
         assert r.label is not None
@@ -138,3 +197,6 @@ class Runner:
                 return
             except BufferError:
                 self.producer.poll(0.05)
+            except KafkaException as exc:  # refused at once (unknown topic, fatal error)
+                self._failure(topic, str(exc.args[0] if exc.args else exc))
+                return

@@ -49,6 +49,15 @@ class ProducerSettings(KafkaSettings):
     producer_progress: bool = Field(
         default=True, description="rich progress bar on a terminal (log lines otherwise)"
     )
+    producer_topic_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="wait this long for a missing (or too small) topic, then exit 2",
+    )
+    producer_flush_seconds: float = Field(
+        default=30.0, gt=0, description="at the end or on SIGTERM, wait this long for Kafka's "
+        "acknowledgements; what is still queued then is not delivered (exit 1)",
+    )  # fmt: skip
     producer_create_topics: bool = Field(
         default=True,
         description="create missing topics and grow short ones before producing (as "

@@ -19,6 +19,7 @@ from confluent_kafka import (
 )
 
 from flead.logging import get_logger
+from flead_trainer.publish import produce
 from flead_trainer.settings import TrainerSettings
 
 __all__ = [
@@ -129,12 +130,7 @@ def flush_all(producer: Producer, deliveries: Deliveries | None, timeout: float)
     remaining = producer.flush(timeout)
     failed = deliveries.take_failed() if deliveries is not None else []
     for topic, value, key, headers in failed:
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce(producer, topic, value, key, headers)
     if remaining or failed:
         raise Undelivered(
             f"{remaining} records not acknowledged within {timeout:.0f}s, "

@@ -70,20 +70,13 @@ class Trainer:
         self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
         self.anomalies: list[dict[str, Any]] = []  # flagged readings since then
-        self.mongo = Dependency(
-            "mongodb",
-            mongo_transient,
-            initial=s.trainer_retry_initial_seconds,
-            cap=s.trainer_retry_max_seconds,
-            patience=s.trainer_mongodb_patience_seconds,
+        backoff = functools.partial(
+            Dependency, initial=s.trainer_retry_initial_seconds, cap=s.trainer_retry_max_seconds
         )
-        self.kafka = Dependency(
-            "kafka",
-            kafka_transient,
-            initial=s.trainer_retry_initial_seconds,
-            cap=s.trainer_retry_max_seconds,
-            patience=s.trainer_kafka_patience_seconds,
+        self.mongo = backoff(
+            "mongodb", mongo_transient, patience=s.trainer_mongodb_patience_seconds
         )
+        self.kafka = backoff("kafka", kafka_transient, patience=s.trainer_kafka_patience_seconds)
         self.assignment = Assignment()  # every device until the operator's file says otherwise
         self._assignment_file = AssignmentFile(s.trainer_assignment_file)
         self._next_assignment = 0.0

@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 
 from flead_trainer.decode import Dead
 
-__all__ = ["dead_headers", "publish_anomalies", "publish_dead"]
+__all__ = ["dead_headers", "produce", "publish_anomalies", "publish_dead"]
 
 
 def dead_headers(dead: Dead, source_topic: str) -> list[tuple[str, bytes]]:
@@ -26,23 +26,24 @@ def dead_headers(dead: Dead, source_topic: str) -> list[tuple[str, bytes]]:
 def publish_dead(producer: Producer, topic: str, source_topic: str, dead: Sequence[Dead]) -> None:
     """Send each malformed record, unchanged, with its reason."""
     for d in dead:
-        _produce(producer, topic, d.raw.value or b"", d.raw.key, dead_headers(d, source_topic))
+        produce(producer, topic, d.raw.value or b"", d.raw.key, dead_headers(d, source_topic))
 
 
 def publish_anomalies(producer: Producer, topic: str, docs: Sequence[dict[str, Any]]) -> None:
     """Send each anomaly keyed by its device."""
     for doc in docs:
         value = json.dumps(doc, separators=(",", ":")).encode()
-        _produce(producer, topic, value, str(doc["device"]).encode(), None)
+        produce(producer, topic, value, str(doc["device"]).encode(), None)
 
 
-def _produce(
+def produce(
     producer: Producer,
     topic: str,
-    value: bytes,
+    value: bytes | None,
     key: bytes | None,
     headers: list[tuple[str, bytes]] | None,
 ) -> None:
+    """One record, waiting (serving delivery reports) while the local queue is full."""
     while True:
         try:
             producer.produce(topic, value, key, headers=headers)

@@ -207,18 +207,26 @@ def metric_value(url: str, sample: str) -> float:
     return 0.0
 
 
-def produce_two_partitions(b: Bed, seed: int) -> None:
-    """Half a day of 12 synthetic motes on two partitions, all published before it returns."""
-    producer = b.start(
+def start_two_partition_producer(
+    b: Bed, name: str, seed: int = 0, **extra: str | int | float
+) -> subprocess.Popen[bytes]:
+    """A producer of half a day of 12 synthetic motes on two partitions (no labels)."""
+    return b.start(
         "flead_producer",
-        f"producer-{seed}",
+        name,
         flead_readings_partitions=2,
         flead_producer_synth_devices=12,
         flead_producer_synth_days=0.5,
         flead_producer_synth_seed=seed,
         flead_producer_labels="none",
         flead_metrics_port=free_port(),
+        **extra,
     )
+
+
+def produce_two_partitions(b: Bed, seed: int) -> None:
+    """Half a day of 12 synthetic motes on two partitions, all published before it returns."""
+    producer = start_two_partition_producer(b, f"producer-{seed}", seed)
     assert producer.wait(120) == 0, b.log(f"producer-{seed}")
 
 

@@ -27,6 +27,7 @@ from tests.integration.services.conftest import (
     metric_value,
     partition_watermarks,
     start_aggregator,
+    start_two_partition_producer,
 )
 from tests.support.testbed import wait_until
 
@@ -63,16 +64,8 @@ def test_kafka_killed_and_restarted_everything_reconnects_exactly_once(
         flead_trainer_retry_max_seconds=1.0,
         flead_metrics_port=port,
     )
-    producer = bed.start(
-        "flead_producer",
-        "producer",
-        flead_readings_partitions=2,
-        flead_producer_synth_devices=12,
-        flead_producer_synth_days=0.5,
-        flead_producer_rate=500,
-        flead_producer_max_readings=READINGS,
-        flead_producer_labels="none",
-        flead_metrics_port=free_port(),
+    producer = start_two_partition_producer(
+        bed, "producer", flead_producer_rate=500, flead_producer_max_readings=READINGS
     )
     wait_until(
         "part of the stream committed",
