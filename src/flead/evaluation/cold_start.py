@@ -42,12 +42,13 @@ class ColdStart:
         return ColdStart(rows, truth, (truth.time - join_time) / 3600.0, join_time, devices)
 
 
-def _curve(cs: ColdStart, score: np.ndarray) -> list[dict[str, Any]]:
-    """AUC-PR of the late joiners' rows pooled per BIN_HOURS bin since joining."""
+def _curve(cs: ColdStart, score: np.ndarray, cumulative: bool) -> list[dict[str, Any]]:
+    """AUC-PR of the late joiners' rows pooled per BIN_HOURS bin since joining (or, cumulative,
+    of all their rows from joining to each bin's end)."""
     s = np.asarray(score, dtype=np.float64)[cs.truth.order]
     out = []
     for lo in np.arange(0.0, 24.0, BIN_HOURS):
-        pick = (cs.hours >= lo) & (cs.hours < lo + BIN_HOURS)
+        pick = (cs.hours >= (0.0 if cumulative else lo)) & (cs.hours < lo + BIN_HOURS)
         unnatural = pick & (cs.truth.fault != "natural_stuck")
         out.append({
             "hours_from": float(lo), "hours_to": float(lo + BIN_HOURS), "rows": int(pick.sum()),
@@ -73,7 +74,8 @@ def cold_start_metrics(
             "false_alarms_per_device_day": m["false_alarms_per_device_day"],
             "event_recall": m["event_recall"],
             "device_auc_pr_injected_macro": m["device_auc_pr_injected_macro"],
-            "curve": _curve(cs, score[cs.rows]),
+            "curve": _curve(cs, score[cs.rows], cumulative=False),
+            "curve_cumulative": _curve(cs, score[cs.rows], cumulative=True),
         }
     return {
         "join_time": cs.join_time,

@@ -133,20 +133,29 @@ def recall_per_fault(modes: Mapping[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def cold_start_curve(cold: Mapping[str, Any], path: Path) -> Path:
-    """AUC-PR of the late joiners' rows per bin of hours since joining, one line per mode."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+def _curve_panel(ax: Any, cold: Mapping[str, Any], key: str, title: str) -> None:
     for mode, m in cold.get("modes", {}).items():
-        curve = m.get("curve", [])
-        mid = [(c["hours_from"] + c["hours_to"]) / 2 for c in curve]
-        val = [np.nan if c["auc_pr"] is None else c["auc_pr"] for c in curve]
+        points = [((c["hours_from"] + c["hours_to"]) / 2 if key == "curve" else c["hours_to"],
+                   c["auc_pr"]) for c in m.get(key, []) if c.get("auc_pr") is not None]  # fmt: skip
+        if not points:
+            continue
+        x, y = zip(*points, strict=True)
         bold = mode in ("federated", "local")
-        ax.plot(mid, val, marker="o", lw=2.2 if bold else 0.9, alpha=1.0 if bold else 0.6,
+        ax.plot(x, y, marker="o", lw=2.2 if bold else 0.9, alpha=1.0 if bold else 0.6,
                 label=mode, color=COLORS.get(mode, "grey"))  # fmt: skip
-    ax.set(xlabel="hours since the device joined", ylabel="AUC-PR (late joiners pooled)",
-           ylim=(0, 1.05), xlim=(0, 24),
-           title=f"Cold start: {len(cold.get('devices', []))} late joiners, first day")  # fmt: skip
-    ax.legend(fontsize=8, ncol=2)
+    ax.set(xlabel="hours since the device joined", ylim=(0, 1.05), xlim=(0, 24), title=title)
+
+
+def cold_start_curve(cold: Mapping[str, Any], path: Path) -> Path:
+    """AUC-PR of the late joiners' rows per bin of hours since joining (left; bins without an
+    anomalous row are skipped) and from joining up to each hour (right), one line per mode."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    hours = cold.get("bin_hours", 3)
+    _curve_panel(left, cold, "curve", f"per {hours:g}-hour bin")
+    _curve_panel(right, cold, "curve_cumulative", "from joining up to the hour")
+    left.set_ylabel("AUC-PR (late joiners pooled)")
+    right.legend(fontsize=8, ncol=2)
+    fig.suptitle(f"Cold start: {len(cold.get('devices', []))} late joiners, their first day")
     return _save(fig, path)
 
 

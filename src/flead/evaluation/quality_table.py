@@ -1,6 +1,6 @@
 """Several runs' metrics.json (seeds 101-105) as Markdown: means, ranges, differences with intervals.
 
-Usage: python -m flead.evaluation.quality_table reports/quality/seed-*/metrics.json
+Usage: python -m flead.evaluation.quality_table [--plots DIR] reports/quality/seed-*/metrics.json
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from flead.evaluation.bootstrap import Difference, paired_difference
+from flead.evaluation.plots import cold_start_curve, recall_per_fault
 from flead.evaluation.report_md import versus_baselines
 from flead.evaluation.targets import BASELINES, FLEAD, check_targets
 
-__all__ = ["differences", "main", "quality_table"]
+__all__ = ["differences", "main", "plot_means", "quality_table"]
 
 COLUMNS = (
     ("AUC-PR", ("auc_pr",)),
@@ -94,10 +95,10 @@ def _mean_cold(docs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _units(docs: Sequence[dict[str, Any]], *path: str) -> dict[str, float]:
-    """Per-device values at `path` of every run, keyed seed/device (the bootstrap's units)."""
+    """Per-device values at `path` of every run, keyed run:seed/device (the bootstrap's units)."""
     out: dict[str, float] = {}
-    for d in docs:
-        seed = d.get("run", {}).get("seed", "?")
+    for i, d in enumerate(docs):
+        seed = f"{i}:{d.get('run', {}).get('seed', '?')}"
         node: Any = d
         for key in path:
             node = node.get(key, {}) if isinstance(node, dict) else {}
@@ -205,14 +206,52 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mean_curves(docs: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Cold-start curves averaged over the runs, bin by bin (bins without a value skipped)."""
+    runs = [d["cold_start"] for d in docs if d.get("cold_start")]
+    modes: dict[str, Any] = {}
+    for mode in runs[0]["modes"] if runs else []:
+        curves = [r["modes"][mode].get(key, []) for r in runs if mode in r["modes"]]
+        merged = []
+        for i, c in enumerate(curves[0]):
+            got = [cv[i]["auc_pr"] for cv in curves if i < len(cv) and cv[i]["auc_pr"] is not None]
+            merged.append({"hours_from": c["hours_from"], "hours_to": c["hours_to"],
+                           "auc_pr": float(np.mean(got)) if got else None})  # fmt: skip
+        modes[mode] = {key: merged}
+    return modes
+
+
+def plot_means(docs: Sequence[dict[str, Any]], out: Path) -> list[Path]:
+    """The multi-seed figures: recall per fault type per mode and the cold-start curve (means)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [recall_per_fault(_mean_modes(docs), out / "recall_per_fault.png")]
+    runs = [d["cold_start"] for d in docs if d.get("cold_start")]
+    if runs:
+        curves = _mean_curves(docs, "curve")
+        for mode, v in _mean_curves(docs, "curve_cumulative").items():
+            curves[mode] |= v
+        cold = {"devices": runs[0]["devices"], "bin_hours": runs[0].get("bin_hours", 3),
+                "modes": curves}  # fmt: skip
+        paths.append(cold_start_curve(cold, out / "cold_start.png"))
+    return paths
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the tables of the metrics.json files named on the command line."""
+    """Print the tables of the metrics.json files named on the command line (--plots DIR also
+    writes the mean figures there)."""
     paths = list(sys.argv[1:] if argv is None else argv)
+    plots = None
+    if len(paths) >= 2 and paths[0] == "--plots":
+        plots, paths = Path(paths[1]), paths[2:]
     if not paths:
-        print("usage: python -m flead.evaluation.quality_table METRICS.json ...", file=sys.stderr)
+        print("usage: python -m flead.evaluation.quality_table [--plots DIR] METRICS.json ...",
+              file=sys.stderr)  # fmt: skip
         return 2
     docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     print(quality_table(docs), end="")
+    if plots is not None:
+        for path in plot_means(docs, plots):
+            print(f"wrote {path}")
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from flead.model import DeviceBank, ModelConfig
 
@@ -35,6 +35,15 @@ DESCRIPTION = {
 }
 
 
+LOCAL_OFF = {"pool_fleet": False}  # what `local` turns off: any sharing between a bank's devices
+
+
+def local_config(config: ModelConfig) -> ModelConfig:
+    """`config` with every switch that lets a bank's devices share statistics turned off."""
+    names = {f.name for f in fields(config)}
+    return replace(config, **{k: v for k, v in LOCAL_OFF.items() if k in names})
+
+
 def parse_modes(text: str) -> tuple[str, ...]:
     """Comma list of modes, in canonical order; ValueError naming an unknown one."""
     asked = [m.strip() for m in text.split(",") if m.strip()]
@@ -57,5 +66,5 @@ def make_bank(mode: str, features: Sequence[str], config: ModelConfig, seed: int
     if mode == "centralized":
         return DeviceBank(features, config, seed=seed, pooled=True)
     if mode == "local":
-        return DeviceBank(features, config, seed=seed)
+        return DeviceBank(features, local_config(config), seed=seed)
     raise ValueError(f"{mode!r} is not a FLEAD mode; choose from {', '.join(FLEAD_MODES)}")

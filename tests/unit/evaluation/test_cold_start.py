@@ -52,3 +52,6 @@ def test_metrics_and_curve_per_mode() -> None:
     assert len(fed["curve"]) == int(24 / BIN_HOURS)
     assert all(c["auc_pr"] == 1.0 for c in fed["curve"] if c["positives"])
     assert sum(c["rows"] for c in fed["curve"]) == 144
+    cumulative = fed["curve_cumulative"]
+    assert [c["rows"] for c in cumulative] == [18 * (i + 1) for i in range(8)]  # 3 h = 18 rows
+    assert cumulative[-1]["auc_pr"] == 1.0
