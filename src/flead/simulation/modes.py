@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields, replace
+from typing import Any
 
 from flead.model import DeviceBank, ModelConfig
 
@@ -35,7 +36,7 @@ DESCRIPTION = {
 }
 
 
-LOCAL_OFF = {"pool_fleet": False}  # what `local` turns off: any sharing between a bank's devices
+LOCAL_OFF: dict[str, Any] = {"pool_fleet": False}  # what `local` turns off: any sharing between a bank's devices
 
 
 def local_config(config: ModelConfig) -> ModelConfig:
