@@ -5,8 +5,9 @@
 #   testbed/fault.sh cont COMPONENT      SIGCONT, then wait until healthy
 #   testbed/fault.sh restart COMPONENT   SIGKILL if still running, start it again on the SAME
 #                                        data (same topics, offsets, databases), wait until healthy
-# COMPONENT: ferretdb | kafka. A component is added by listing it in FAULT_COMPONENTS with its
-# start (testbed/lib/components.sh, shared with up.sh) and health functions.
+# COMPONENT: ferretdb | kafka | prometheus | apiserver (kube-apiserver). A component is added
+# by listing it in FAULT_COMPONENTS with its start (testbed/lib/components.sh, shared with up.sh)
+# and health functions. Prometheus restarts on its TSDB; the apiserver on etcd (same objects).
 # Never touches another component; the bed's other processes keep running.
 # The bed is shared: kill/stop leave a marker in .testbed/faults/ (removed by restart/cont) so
 # another session's tests/support ensure_testbed waits for the fault to end instead of running
@@ -20,6 +21,8 @@ set -euo pipefail
 declare -A FAULT_COMPONENTS=(
   [ferretdb]="start_ferretdb healthy_ferretdb 60"
   [kafka]="start_kafka healthy_kafka 120"
+  [prometheus]="start_prometheus healthy_prometheus 60"
+  [kube-apiserver]="start_apiserver healthy_apiserver 120"
 )
 
 usage() {
@@ -95,6 +98,7 @@ restart_component() {
 main() {
   (($# == 2)) || usage
   local action="$1" name="$2" spec
+  [[ "$name" != apiserver ]] || name=kube-apiserver # its pid and log files are named so
   spec="${FAULT_COMPONENTS[$name]:-}"
   [[ -n "$spec" ]] || usage
   [[ -f "$STATE/env" && ! -f "$STATE/borrowed" ]] ||

@@ -279,7 +279,7 @@ def real_node_pod(namespace: str, name: str, args: list[str], timeout: float = 9
         kubectl("delete", "pod", name, "-n", namespace, "--wait=false", check=False)
 
 
-FAULT_COMPONENTS = ("ferretdb", "kafka")  # what testbed/fault.sh can hurt
+FAULT_COMPONENTS = ("ferretdb", "kafka", "prometheus", "apiserver")  # what testbed/fault.sh hurts
 
 
 def fault(action: str, component: str, timeout: float = 180.0) -> None:
