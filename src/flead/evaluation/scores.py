@@ -57,18 +57,6 @@ class Truth:
         span = float(np.sum(np.maximum(last - first, 0.0))) if len(t) else 0.0
         return Truth(order, codes, list(names), t, y, kind, span / DAY)
 
-    def subset(self, keep: np.ndarray) -> Truth:
-        """The truth of the positions where `keep` holds (device-ordered; order maps as before)."""
-        k = np.asarray(keep, dtype=bool)
-        codes = self.codes[k]
-        first = np.full(len(self.names), np.inf)
-        last = np.full(len(self.names), -np.inf)
-        np.minimum.at(first, codes, self.time[k])
-        np.maximum.at(last, codes, self.time[k])
-        span = float(np.sum(np.maximum(last - first, 0.0)[np.isfinite(first)]))
-        return Truth(self.order[k], codes, self.names, self.time[k], self.label[k],
-                     self.fault[k], span / DAY)  # fmt: skip
-
     def false_alarms(self, alarm: np.ndarray) -> int:
         """False-alarm episodes: 5-minute episodes of alarmed healthy rows (monotone in the threshold)."""
         return int(

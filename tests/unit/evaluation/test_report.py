@@ -122,3 +122,5 @@ def test_quality_table_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "| local - best baseline (rules_zscore) | -0.050 |" in text
     assert "Targets met per run: seed 101:" in text
     assert main([]) == 2
+    assert main(["--plots", str(tmp_path / "plots"), *paths]) == 0
+    assert (tmp_path / "plots" / "recall_per_fault.png").read_bytes()[:4] == b"\x89PNG"
