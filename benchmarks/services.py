@@ -148,6 +148,46 @@ class Scratch:
             future.result(30)
 
 
+def _bed_pids() -> tuple[str, ...]:
+    """The bed's Kafka and FerretDB process ids, and any fault marker: a change over a
+    measurement means another user of the shared bed killed or stopped one of them meanwhile."""
+    bed = REPO / ".testbed"
+    pids = tuple(
+        (bed / "pids" / f"{name}.pid").read_text().strip()
+        if (bed / "pids" / f"{name}.pid").is_file()
+        else ""
+        for name in ("kafka", "ferretdb")
+    )
+    faults = (
+        tuple(sorted(p.name for p in (bed / "faults").glob("*")))
+        if (bed / "faults").is_dir()
+        else ()
+    )
+    return (*pids, *faults)
+
+
+def undisturbed(
+    measure: Callable[[], list[dict[str, Any]]], tries: int = 3
+) -> list[dict[str, Any]]:
+    """`measure()`, again (up to `tries` runs) while the bed's Kafka or FerretDB was restarted or
+    a fault was active during it; a failure of a disturbed run is retried, of a quiet one raised."""
+    rows: list[dict[str, Any]] = []
+    for attempt in range(1, tries + 1):
+        before = _bed_pids()
+        try:
+            rows = measure()
+        except Exception:
+            if _bed_pids() == before and len(before) == 2:
+                raise
+            rows = []
+        after = _bed_pids()
+        if rows and after == before and len(after) == 2:
+            note = "" if attempt == 1 else f" [run {attempt}: the bed restarted during run 1]"
+            return [{**r, "benchmark": r["benchmark"] + note} for r in rows]
+        time.sleep(10.0)  # let the restarted component settle
+    return [{**r, "benchmark": r["benchmark"] + " [bed disturbed in every run]"} for r in rows]
+
+
 def _base_env() -> dict[str, str]:
     """This process's environment without FLEAD_* (a child gets only this run's settings)."""
     import os
@@ -310,10 +350,16 @@ def throughput(rows: int = 60_000) -> list[dict[str, Any]]:
     try:
         topic = sc.readings("throughput")
         assert sc.produce(topic, rows).wait(300) == 0, f"producer failed, see {sc.logs}"
+        cpu = time.process_time()
         before, _ = _raw_consume(sc.bootstrap, topic, rows)
+        raw_cpu = time.process_time() - cpu
         s = sc.trainer_settings(topic, sc.prefix + "-throughput")
+        cpu = time.process_time()
         ours_s = _run_trainer(s, Probe(record=False), lambda p: p.n_consumed >= rows)
+        ours_cpu = time.process_time() - cpu
+        cpu = time.process_time()
         after, _ = _raw_consume(sc.bootstrap, topic, rows)
+        raw_cpu = (raw_cpu + time.process_time() - cpu) / 2
     finally:
         sc.cleanup()
     ours, raw = rows / ours_s, rows / ((before + after) / 2)
@@ -325,7 +371,15 @@ def throughput(rows: int = 60_000) -> list[dict[str, Any]]:
             "baseline_value": f"{raw:,.0f} readings/s ({rows / before:,.0f} / {rows / after:,.0f})",
             "ratio": ours / raw,
             "target": ">= 0.6",
-        }
+        },
+        {
+            "benchmark": "trainer CPU per reading, this process (all threads; not FerretDB's)",
+            "flead": f"{ours_cpu / rows * 1e6:.1f} us/reading",
+            "baseline": "raw consume + json.loads, CPU per reading",
+            "baseline_value": f"{raw_cpu / rows * 1e6:.1f} us/reading",
+            "ratio": raw_cpu / ours_cpu,
+            "target": "(robust to a busy machine)",
+        },
     ]
 
 
@@ -598,7 +652,12 @@ def ingest(per_client: int = 150, devices_per_trainer: int = 125) -> list[dict[s
 
 def run() -> list[dict[str, Any]]:
     """All service benchmarks (`make bench` calls this)."""
-    return [*throughput(), *latency(2_000), *latency(10_000), *ingest()]
+    return [
+        *undisturbed(throughput),
+        *undisturbed(lambda: latency(2_000)),
+        *undisturbed(lambda: latency(10_000)),
+        *undisturbed(ingest),
+    ]
 
 
 if __name__ == "__main__":
@@ -612,10 +671,10 @@ if __name__ == "__main__":
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     if "throughput" in args.parts:
-        rows += throughput()
+        rows += undisturbed(throughput)
     if "latency" in args.parts:
-        rows += [*latency(2_000), *latency(10_000)]
+        rows += [*undisturbed(lambda: latency(2_000)), *undisturbed(lambda: latency(10_000))]
     if "ingest" in args.parts:
-        rows += ingest()
+        rows += undisturbed(ingest)
     for row in rows:
         print(json.dumps(row))

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,8 +24,8 @@ __all__ = [
     "summarize",
 ]
 
-_PARTITION = itemgetter(0)
-_OFFSET = itemgetter(1)
+_PARTITION = attrgetter("partition")
+_OFFSET = attrgetter("offset")
 
 
 def _columns(records: Sequence[Raw]) -> tuple[np.ndarray, np.ndarray]:
