@@ -24,6 +24,7 @@ class ColdStart:
     hours: np.ndarray  # per device-ordered position: hours since the device joined
     join_time: float
     devices: tuple[str, ...]
+    start_time: float = 0.0  # the stream's first reading
 
     @staticmethod
     def of(
@@ -34,12 +35,14 @@ class ColdStart:
         join_time: float,
         devices: tuple[str, ...],
     ) -> ColdStart:
-        """Every row of a late joiner in [join_time, join_time + 1 day)."""
+        """Every row of a late joiner in [join_time, join_time + 1 day) (`time` sorted)."""
         t = np.asarray(time, dtype=np.float64)
         rows = np.isin(np.asarray(device).astype(str), devices) & (t >= join_time)
         rows &= t < join_time + DAY
         truth = Truth.of(device[rows], t[rows], label[rows], None if fault is None else fault[rows])
-        return ColdStart(rows, truth, (truth.time - join_time) / 3600.0, join_time, devices)
+        start = float(t[0]) if len(t) else 0.0
+        hours = (truth.time - join_time) / 3600.0
+        return ColdStart(rows, truth, hours, join_time, devices, start)
 
 
 def _curve(cs: ColdStart, score: np.ndarray, cumulative: bool) -> list[dict[str, Any]]:
@@ -79,6 +82,7 @@ def cold_start_metrics(
         }
     return {
         "join_time": cs.join_time,
+        "join_hours_after_start": (cs.join_time - cs.start_time) / 3600.0,
         "devices": list(cs.devices),
         "rows": int(cs.rows.sum()),
         "anomalous_rows": int(cs.truth.label.sum()),

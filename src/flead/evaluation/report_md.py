@@ -145,7 +145,7 @@ def _cold_start(cold: Mapping[str, Any] | None) -> list[str]:
     return [
         "## Cold start (late joiners' first day after joining)", "",
         f"{len(cold.get('devices', []))} devices ({', '.join(cold.get('devices', []))}) join at "
-        f"stream time {fmt(cold.get('join_time'))}; their {fmt(cold.get('rows'))} first-day rows "
+        f"hour {fmt(cold.get('join_hours_after_start'), 1)} of the stream; their {fmt(cold.get('rows'))} first-day rows "
         f"({fmt(cold.get('anomalous_rows'))} anomalous) are all evaluated (no evaluation warm-up).",
         "",
         *_table(["mode", "AUC-PR", "AUC-PR injected (macro)", "AUC-PR excl. natural",

@@ -44,6 +44,7 @@ def test_metrics_and_curve_per_mode() -> None:
     m = cold_start_metrics(cs, {"federated": (perfect, perfect > 0.5), "local": (flat, flat > 2)})
     assert m["devices"] == ["b"]
     assert m["join_time"] == 86400.0
+    assert m["join_hours_after_start"] == 24.0
     fed, loc = m["modes"]["federated"], m["modes"]["local"]
     assert fed["auc_pr"] == 1.0
     assert fed["auc_pr_injected_macro"] == 1.0
