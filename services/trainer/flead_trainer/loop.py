@@ -39,6 +39,7 @@ __all__ = ["Trainer"]
 
 log = get_logger(__name__)
 UNSERVED_LOG_SECONDS = 60.0  # one log line per unserved device per minute at most
+COMMIT_STALL_SECONDS = 3.0  # an offset commit unanswered this long marks kafka down
 
 
 class Trainer:
@@ -82,6 +83,7 @@ class Trainer:
         self._next_assignment = 0.0
         self._unserved_log = OncePer(UNSERVED_LOG_SECONDS)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._committing: float | None = None  # when the writer's offset commit started
         self._inflight: Future[None] | None = None
 
     def start(self) -> None:
@@ -142,6 +144,12 @@ class Trainer:
         if inflight is None or inflight.done() or not self._checkpoint_due():
             return False
         wait_futures([inflight], timeout=self.s.trainer_poll_timeout_seconds)
+        since = self._committing
+        if since is not None and time.monotonic() - since > COMMIT_STALL_SECONDS:
+            # librdkafka waits for the group coordinator without end (no error to retry on);
+            # the commit lands when the broker is back. Meanwhile: kafka counts as down.
+            waited = time.monotonic() - since
+            self.kafka.failed("offset commit", f"no answer from the coordinator for {waited:.0f}s")
         return not inflight.done()
 
     def _checkpoint_due(self) -> bool:
@@ -303,10 +311,15 @@ class Trainer:
             m.CHECKPOINT_BYTES.inc(call("checkpoint write", functools.partial(self.save, c)))
         m.CHECKPOINT_DEVICES.inc(sum(len(c.changed) for c in cps))
         tps = [TopicPartition(self.topic, p, o) for p, o in offsets.items()]
-        self.kafka.call(
-            "offset commit", lambda: self.consumer.commit(offsets=tps, asynchronous=False)
-        )
+        self.kafka.call("offset commit", functools.partial(self._commit, tps))
         m.CHECKPOINT.observe(time.perf_counter() - started)
+
+    def _commit(self, tps: list[TopicPartition]) -> None:
+        self._committing = time.monotonic()
+        try:
+            self.consumer.commit(offsets=tps, asynchronous=False)
+        finally:
+            self._committing = None
 
     def save(self, delta: Delta) -> int:
         """One partition's checkpoint (the store's `save` of one delta); BSON bytes written."""

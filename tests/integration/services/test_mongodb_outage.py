@@ -18,7 +18,10 @@ import httpx
 import pytest
 
 from tests.integration.services.conftest import (
+    TOKEN,
     Bed,
+    assert_each_offset_once,
+    assert_each_update_in_one_version,
     committed_offsets,
     consumed,
     free_port,
@@ -26,6 +29,7 @@ from tests.integration.services.conftest import (
     partition_watermarks,
     produce_two_partitions,
     result_rows,
+    start_aggregator,
 )
 from tests.support.testbed import wait_until
 
@@ -134,6 +138,129 @@ def test_mongodb_down_15s_pauses_then_resumes_exactly_once(
                 "retries": retries,
                 "held_back_at": held,
                 "total": total,
+            }
+        )
+    )
+
+
+LONG_OUTAGE_SECONDS = 90.0
+
+
+def aggregator_ready(url: str) -> bool:
+    """Whether the aggregator's /readyz answers 200."""
+    try:
+        return httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_mongodb_down_90s_under_the_stack_and_a_trainer_starting_meanwhile(
+    bed: Bed, bed_component_down: Callable[..., AbstractContextManager[None]]
+) -> None:
+    """FerretDB SIGKILLed for 90 s under an aggregator and a trainer of partition 0, while a
+    trainer of partition 1 starts (MongoDB already down: it waits, it does not crash) and the
+    second part of the stream arrives. Nobody exits; the aggregator refuses writes (503) and
+    serves the model; afterwards everyone is ready again without a restart, every offset of
+    both partitions has exactly one durable result, and every update the aggregator accepted
+    is in exactly one version."""
+    bed.create_topics(2)
+    readings = bed.topic("readings")
+    url, aggregator = start_aggregator(
+        bed, flead_aggregator_min_updates=1, flead_aggregator_round_timeout_seconds=1
+    )
+    common = {
+        "flead_consumer_group": bed.prefix,
+        "flead_aggregator_url": url,
+        "flead_trainer_update_every_samples": 300,
+        "flead_trainer_update_every_seconds": 2,
+        "flead_trainer_aggregator_backoff_max_seconds": 2,
+        "flead_trainer_batch_size": 200,
+        "flead_trainer_checkpoint_seconds": 0.05,
+        "flead_trainer_retry_max_seconds": 1.0,
+        "flead_trainer_mongodb_timeout_seconds": 1.0,
+    }
+    port_a, port_b = free_port(), free_port()
+    trainer_a = bed.start(
+        "flead_trainer", "trainer-a", flead_partitions="0", flead_partition_group="ga",
+        flead_metrics_port=port_a, **common,
+    )  # fmt: skip
+    produce_two_partitions(bed, seed=0)
+    first = partition_watermarks(bed, readings)
+    wait_until(
+        "partition 0's first part committed",
+        lambda: committed_offsets(bed, readings, bed.prefix)[0] == first[0],
+        timeout=120,
+    )
+    wait_until("trainer a ready", lambda: readyz(port_a)[0] == 200, timeout=30)
+
+    with bed_component_down("ferretdb", LONG_OUTAGE_SECONDS):
+        down_at = time.monotonic()
+        trainer_b = bed.start(
+            "flead_trainer", "trainer-b", flead_partitions="1", flead_partition_group="gb",
+            flead_metrics_port=port_b, **common,
+        )  # fmt: skip
+        produce_two_partitions(bed, seed=1)
+        wait_until(
+            "trainer a: /readyz 503 naming mongodb",
+            lambda: (s := readyz(port_a))[0] == 503 and "mongodb" in s[1],
+            timeout=30,
+        )
+        wait_until(
+            "trainer b waits for MongoDB at start",
+            lambda: consumed(port_b) == 0 and "checkpoint load" in bed.log("trainer-b"),
+            timeout=30,
+        )
+        wait_until("aggregator: /readyz 503", lambda: not aggregator_ready(url), timeout=30)
+        assert httpx.get(f"{url}/api/global-model", timeout=10).status_code == 200
+        held = consumed(port_a)
+        # Until just before the restart: nobody exits, nothing is consumed or committed.
+        while time.monotonic() - down_at < LONG_OUTAGE_SECONDS - 5:
+            for name, proc in (("trainer-a", trainer_a), ("trainer-b", trainer_b)):
+                assert proc.poll() is None, bed.log(name)
+            assert aggregator.poll() is None, bed.log(f"aggregator-{url.rsplit(':', 1)[1]}")
+            time.sleep(1.0)
+        assert consumed(port_a) == held, "trainer a consumed while MongoDB was down"
+        assert consumed(port_b) == 0, "trainer b consumed while MongoDB was down"
+        committed = committed_offsets(bed, readings, bed.prefix)
+        assert committed[0] == first[0]
+        assert committed[1] < 0, committed  # trainer b committed nothing yet
+        assert time.monotonic() - down_at < LONG_OUTAGE_SECONDS, "the checks outlasted the outage"
+    back_at = time.monotonic()
+
+    for what, ok in (
+        ("trainer a ready again", lambda: readyz(port_a)[0] == 200),
+        ("trainer b ready", lambda: readyz(port_b)[0] == 200),
+        ("aggregator ready again", lambda: aggregator_ready(url)),
+    ):
+        wait_until(what, ok, timeout=120)
+    ready_after = time.monotonic() - back_at
+    end = partition_watermarks(bed, readings)
+    wait_until(
+        "every offset committed",
+        lambda: committed_offsets(bed, readings, bed.prefix) == end,
+        timeout=180,
+    )
+    caught_up = time.monotonic() - back_at
+    assert_each_offset_once(bed, end)
+    assert consumed(port_a) + consumed(port_b) == sum(end.values())
+    for name, proc in (("trainer-a", trainer_a), ("trainer-b", trainer_b)):
+        proc.terminate()
+        assert proc.wait(30) == 0, bed.log(name)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(f"{url}/api/aggregate", headers=auth, timeout=30).raise_for_status()
+    registry = assert_each_update_in_one_version(bed)
+    assert registry["accepted"] > 0
+    refused = metric_value(f"{url}/metrics", 'flead_updates_total{outcome="unavailable"}')
+    aggregator.terminate()
+    assert aggregator.wait(30) == 0
+    print(
+        json.dumps(
+            {
+                "outage_s": LONG_OUTAGE_SECONDS,
+                "ready_after_restart_s": round(ready_after, 2),
+                "caught_up_after_restart_s": round(caught_up, 2),
+                "aggregator_refused_503": refused,
+                **registry,
             }
         )
     )
