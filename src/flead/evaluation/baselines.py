@@ -19,7 +19,9 @@ __all__ = ["RIVER_PIN", "BaselineResult", "RiverJob", "river_scores"]
 RIVER_PIN = "river==0.26.1"
 MIN_ROWS_PER_WORKER = 20_000
 SETTLE = {"river_hst": 250, "river_loda": 0}  # rows before a detector's scores mean anything
-LODA_CUTS = 20  # random projections (River's default 100 is 5x slower for the same ranking here)
+LODA_CUTS = (
+    20  # River's default 100 was 5x slower for AUC-PR 0.040 vs 0.043 (seed 1, 4 devices, 2 days)
+)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flead.evaluation.seeds import differences
 from flead.evaluation.targets import BASELINES, FLEAD
 
-__all__ = ["fmt", "render_markdown", "versus_baselines"]
+__all__ = ["differences_table", "fmt", "render_markdown", "versus_baselines"]
 
 DEFINITIONS = """\
 ## How these numbers are measured
@@ -136,6 +137,22 @@ def _versus(modes: Mapping[str, Any]) -> list[str]:
             *_table(["fault type", *flead], versus_baselines(modes, flead, baselines))]  # fmt: skip
 
 
+def differences_table(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The differences the README claims, each with its bootstrap interval over devices."""
+    rows = []
+    for name, d in differences(docs):
+        zero = {True: "yes", False: "no", None: "–"}[d.excludes_zero]
+        rows.append([name, fmt(d.mean), f"[{fmt(d.low)}, {fmt(d.high)}]", str(d.units), zero])
+    if not rows:
+        return []
+    return [
+        "Differences of per-device `auc_pr_injected_macro` (mean over devices x runs, bootstrap "
+        "95 % interval, devices resampled):",
+        "",
+        *_table(["difference", "mean", "95 % interval", "devices", "excludes 0"], rows),
+    ]
+
+
 def _cold_start(cold: Mapping[str, Any] | None) -> list[str]:
     if not cold:
         return []
@@ -183,6 +200,7 @@ def render_markdown(metrics: Mapping[str, Any], plots: Sequence[str]) -> str:
     lines += ["## Per fault type", "", *_fault_table(modes)]
     lines += _versus(modes)
     lines += _cold_start(metrics.get("cold_start"))
+    lines += ["## Differences (this run)", "", *differences_table([metrics])]
     lines += ["## Federation", ""]
     lines += _table(["mode", "rounds", "bytes sent", "bytes / round", "s / round",
                      "aggregation s / round", "rounds to 95% of centralized AUC-PR"],
