@@ -50,6 +50,8 @@ def _settings(**o: Any) -> Settings:
         )
     if o["days"] <= 0:
         raise ValueError(f"--days must be > 0, got {o['days']:g}")
+    if o["late_joiners"] is None:  # synthetic data only: a user's file streams as it is
+        o["late_joiners"] = 0.0 if (o["csv"] or o["intel_lab"]) else DEFAULT_LATE_JOINERS
     if not 0.0 <= o["late_joiners"] < 1.0:
         raise ValueError(
             f"--late-joiners is a share of the devices in [0, 1), got {o['late_joiners']:g}"
@@ -126,7 +128,7 @@ def simulate(
     batch: Annotated[int, typer.Option(help="rows per micro-batch (all devices together)")] = 1024,
     warmup: Annotated[float, typer.Option(help="share of each device's first rows learned from but not scored")] = 0.1,
     workers: Annotated[int | None, typer.Option(help="processes for the River baselines [default: one per core]")] = None,
-    late_joiners: Annotated[float, typer.Option(help="share of the devices (picked by --seed) that join at a third of the run")] = DEFAULT_LATE_JOINERS,
+    late_joiners: Annotated[float | None, typer.Option(help="share of the devices (picked by --seed) that join at a third of the run [default: 0.2 on synthetic data, 0 on files]")] = None,
     alarm_budget: Annotated[float, typer.Option(help="false-alarm episodes per device-day every threshold targets")] = ModelConfig.alarm_budget,
     out: Annotated[Path, typer.Option(help="directory for metrics.json, report.md and the plots")] = Path("reports/simulate"),
 ) -> None:  # fmt: skip

@@ -141,6 +141,9 @@ def test_round_options_build_the_plan() -> None:
             "modes": "local", "batch": 64, "workers": None, "out": Path("x"),
             "late_joiners": 0.0, "alarm_budget": 0.5}  # fmt: skip
     assert _settings(**base).plan.round_seconds == 3600.0
+    assert _settings(**(base | {"late_joiners": None})).late_joiners == 0.2  # synthetic
+    assert _settings(**(base | {"late_joiners": None, "csv": Path("x.csv"), "device_column": "d",
+                                "label_column": "y"})).late_joiners == 0.0  # a user's file  # fmt: skip
     by_rows = _settings(**(base | {"round_rows": 500})).plan
     assert (by_rows.round_seconds, by_rows.round_rows) == (None, 500)
     with pytest.raises(ValueError, match="--round-seconds"):
