@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -229,6 +230,7 @@ class TokenReviewAuthenticator:
         self.audience, self.namespace = audience, namespace
         self.cache_seconds, self.timeout = cache_seconds, timeout
         self.admins = frozenset(admins)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per review call
         verify: str | bool = ca_file if ca_file else True
         self.http = httpx.Client(base_url=self.api_url, verify=verify, timeout=timeout)
         self._slots = threading.BoundedSemaphore(max_reviews)

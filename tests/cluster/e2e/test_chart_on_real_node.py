@@ -324,6 +324,113 @@ def test_aggregator_reaches_global_version_3(release: Release) -> None:
     )
 
 
+def _aggregator_metrics(ns: str) -> str:
+    pods = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
+    return httpx.get(f"http://{pods[0]['status']['podIP']}:8000/metrics", timeout=5).text
+
+
+def test_trainers_federate_under_their_own_identities(release: Release) -> None:
+    """Proves the federation above ran on workload identity, with no shared secret: the chart's
+    Secret holds no aggregator token, each trainer pod runs as its group's ServiceAccount
+    (labelled with the group) with a projected flead-aggregator token and no API token, and
+    the aggregator counted its requests as allowed."""
+    ns = release.namespace
+    secret = _json("get", "secret", f"{RELEASE}-flead-credentials", "-n", ns)
+    assert "FLEAD_AGGREGATOR_TOKEN" not in secret["data"]
+    pods = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    assert pods
+    for pod in pods:
+        spec, group = pod["spec"], pod["metadata"]["labels"]["flead.io/partition-group"]
+        assert spec["serviceAccountName"] == f"flead-trainer-{group}"
+        assert spec["automountServiceAccountToken"] is False
+        sources = [
+            src["serviceAccountToken"]
+            for v in spec["volumes"]
+            for src in v.get("projected", {}).get("sources", [])
+            if "serviceAccountToken" in src
+        ]
+        assert sources == [
+            {"audience": "flead-aggregator", "expirationSeconds": 600, "path": "token"}
+        ]
+        sa = _json("get", "serviceaccount", spec["serviceAccountName"], "-n", ns)
+        assert sa["metadata"]["labels"]["flead.io/partition-group"] == group
+    assert _metric(_aggregator_metrics(ns), 'flead_auth_total{outcome="allowed"}') > 0
+
+
+INTRUDER = """
+import httpx, numpy as np
+from flead.federation import Update
+blob = Update("intruder-1", "1", 10, 0, [np.zeros(2, np.float32)]).to_blob()
+tokens = {
+    "projected": "/var/run/secrets/flead.io/aggregator/token",
+    "api": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+}
+for name, path in tokens.items():
+    auth = {"Authorization": "Bearer " + open(path).read().strip()}
+    post = httpx.post(URL + "/api/local-update", content=blob, headers={
+        **auth, "Content-Type": "application/octet-stream", "Idempotency-Key": "intruder-" + name})
+    read = httpx.get(URL + "/api/global-model", headers=auth)
+    print(name, post.status_code, post.json()["detail"]["reason"], read.status_code, flush=True)
+"""
+
+
+def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) -> None:
+    """Proves a pod on the real node running as a ServiceAccount the operator did not make
+    gets 403 with a valid flead-aggregator token (for updates and the model) and 401 with its
+    API-server token (wrong audience); the refusals are counted."""
+    ns = release.namespace
+    kubectl("create", "serviceaccount", "intruder", "-n", ns)
+    url = f"http://{RELEASE}-flead-aggregator:8000"
+    token = {"audience": "flead-aggregator", "expirationSeconds": 600, "path": "token"}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "intruder"},
+        "spec": {
+            "serviceAccountName": "intruder",
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "intruder",
+                    "image": f"flead-trainer:{IMAGE_TAG}",
+                    "imagePullPolicy": "Never",
+                    "command": ["python", "-c", f"URL = {url!r}\n{INTRUDER}"],
+                    "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+                    "volumeMounts": [
+                        {
+                            "name": "aggregator-token",
+                            "mountPath": "/var/run/secrets/flead.io/aggregator",
+                        }
+                    ],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "aggregator-token",
+                    "projected": {"sources": [{"serviceAccountToken": token}]},
+                }
+            ],
+        },
+    }
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
+    try:
+        wait_until(
+            "the intruder pod to finish",
+            lambda: _json("get", "pod", "intruder", "-n", ns)["status"].get("phase")
+            in ("Succeeded", "Failed"),
+            timeout=180,
+        )
+        out = kubectl("logs", "intruder", "-n", ns).stdout.split("\n")
+        assert "projected 403 not_a_trainer 403" in out, out
+        assert "api 401 invalid_token 401" in out, out
+    finally:
+        kubectl("delete", "pod", "intruder", "-n", ns, "--wait=true", check=False)
+        kubectl("delete", "serviceaccount", "intruder", "-n", ns, check=False)
+    metrics = _aggregator_metrics(ns)
+    assert _metric(metrics, 'flead_auth_total{outcome="forbidden"}') >= 2
+    assert _metric(metrics, 'flead_auth_total{outcome="unauthenticated"}') >= 2
+
+
 def test_anomalies_are_published(release: Release) -> None:
     """Proves the trainers publish detected anomalies to the run's anomalies topic."""
     from confluent_kafka import Consumer
