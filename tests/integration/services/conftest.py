@@ -230,6 +230,21 @@ def produce_two_partitions(b: Bed, seed: int) -> None:
     assert producer.wait(120) == 0, b.log(f"producer-{seed}")
 
 
+def metric_sum(url: str, name: str) -> float:
+    """The sum of every sample of one metric (all label values) on a /metrics page."""
+    total = 0.0
+    for line in httpx.get(url, timeout=5).text.splitlines():
+        if line.startswith((name + "{", name + " ")):
+            total += float(line.split()[-1])
+    return total
+
+
+def handled(port: int) -> float:
+    """Readings the trainer on `port` scored, plus the malformed ones it dead-lettered."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    return consumed(port) + metric_sum(url, "flead_dead_letters_total")
+
+
 def consumed(port: int) -> float:
     """Readings the trainer on `port` scored so far (0 while its HTTP server is not up)."""
     try:

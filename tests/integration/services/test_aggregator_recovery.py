@@ -19,6 +19,7 @@ from tests.integration.services.conftest import (
     committed_offsets,
     consumed,
     free_port,
+    handled,
     metric_value,
     partition_watermarks,
     start_aggregator,
@@ -129,7 +130,7 @@ def test_aggregator_killed_under_a_streaming_trainer_exactly_once(bed: Bed) -> N
     )
     assert trainer.poll() is None, bed.log("trainer")
     assert_each_offset_once(bed, end)
-    assert consumed(tport) == READINGS
+    assert handled(tport) == READINGS
     trainer.terminate()
     assert trainer.wait(30) == 0, bed.log("trainer")
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -22,8 +22,8 @@ from tests.integration.services.conftest import (
     assert_each_offset_once,
     assert_each_update_in_one_version,
     committed_offsets,
-    consumed,
     free_port,
+    handled,
     metric_value,
     partition_watermarks,
     start_aggregator,
@@ -95,7 +95,7 @@ def test_kafka_killed_and_restarted_everything_reconnects_exactly_once(
     caught_up = time.monotonic() - back_at
     assert trainer.poll() is None, bed.log("trainer")
     assert_each_offset_once(bed, end)
-    assert consumed(port) == READINGS, "a reading was scored twice (or not at all)"
+    assert handled(port) == READINGS, "a reading was handled twice (or not at all)"
     assert metric_value(f"http://127.0.0.1:{port}/metrics", KAFKA_UP) == 1
 
     trainer.terminate()

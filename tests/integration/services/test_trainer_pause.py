@@ -16,8 +16,8 @@ from tests.integration.services.conftest import (
     assert_each_offset_once,
     assert_each_update_in_one_version,
     committed_offsets,
-    consumed,
     free_port,
+    handled,
     metric_value,
     partition_watermarks,
     start_aggregator,
@@ -114,7 +114,7 @@ def test_trainer_sigstop_30s_then_sigcont(bed: Bed) -> None:
     for name, proc in (("trainer-a", trainer_a), ("trainer-b", trainer_b)):
         assert proc.poll() is None, bed.log(name)
     assert_each_offset_once(bed, end)
-    assert consumed(port_a) + consumed(port_b) == READINGS
+    assert handled(port_a) + handled(port_b) == READINGS, "a reading handled twice (or never)"
     for name, proc in (("trainer-a", trainer_a), ("trainer-b", trainer_b)):
         proc.terminate()
         assert proc.wait(30) == 0, bed.log(name)
