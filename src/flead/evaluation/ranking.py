@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["auc_pr", "auc_roc", "finite"]
+__all__ = ["Ranked", "auc_pr", "auc_roc", "finite"]
 
 
 def finite(score: np.ndarray) -> np.ndarray:
@@ -23,6 +23,17 @@ def _both(label: np.ndarray) -> tuple[np.ndarray, bool]:
     return y, bool(y.any() and not y.all())
 
 
+def _ap_sorted(y: np.ndarray, s: np.ndarray) -> float | None:
+    """Average precision of labels `y` given in descending order of their scores `s`."""
+    if not y.any():
+        return None
+    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # last row of each distinct score
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1)
+    recall_gain = np.diff(np.concatenate(([0], tp))) / tp[-1]
+    return float(np.sum(recall_gain * precision))
+
+
 def auc_pr(label: np.ndarray, score: np.ndarray) -> float | None:
     """Average precision (sum over distinct thresholds of recall gain x precision), as scikit-learn.
 
@@ -31,14 +42,28 @@ def auc_pr(label: np.ndarray, score: np.ndarray) -> float | None:
     y = np.asarray(label).astype(bool)
     if not y.any():
         return None
-    s = finite(score)
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.flatnonzero(np.append(s[1:] != s[:-1], True))  # last row of each distinct score
-    tp = np.cumsum(y)[last]
-    precision = tp / (last + 1)
-    recall_gain = np.diff(np.concatenate(([0], tp))) / tp[-1]
-    return float(np.sum(recall_gain * precision))
+    return Ranked.of(score).auc_pr(y)
+
+
+class Ranked:
+    """Scores sorted once (descending); AUC-PR of any subset of rows without sorting again."""
+
+    def __init__(self, order: np.ndarray, sorted_score: np.ndarray) -> None:
+        self.order, self.sorted = order, sorted_score
+
+    @staticmethod
+    def of(score: np.ndarray) -> Ranked:
+        s = finite(score)
+        order = np.argsort(-s, kind="mergesort")
+        return Ranked(order, s[order])
+
+    def auc_pr(self, label: np.ndarray, rows: np.ndarray | None = None) -> float | None:
+        """`auc_pr(label[rows], score[rows])` (all rows when `rows` is None): O(n), no sort."""
+        y = np.asarray(label, dtype=bool)[self.order]
+        if rows is None:
+            return _ap_sorted(y, self.sorted)
+        keep = np.asarray(rows, dtype=bool)[self.order]
+        return _ap_sorted(y[keep], self.sorted[keep])
 
 
 def auc_roc(label: np.ndarray, score: np.ndarray) -> float | None:

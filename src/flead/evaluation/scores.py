@@ -9,7 +9,7 @@ import numpy as np
 
 from flead.evaluation.episodes import episode_counts
 from flead.evaluation.events import Runs, device_order, runs
-from flead.evaluation.ranking import auc_pr, auc_roc
+from flead.evaluation.ranking import Ranked, auc_pr, auc_roc
 
 __all__ = [
     "AFTER_END_ROWS",
@@ -110,7 +110,7 @@ def _event_metrics(t: Truth, alarm: np.ndarray) -> dict[str, float | None]:
 
 
 def _per_fault(
-    t: Truth, score: np.ndarray, alarm: np.ndarray
+    t: Truth, score: np.ndarray, alarm: np.ndarray, ranked: Ranked
 ) -> dict[str, dict[str, float | None]]:
     """Per fault type: AUC-PR of its rows against healthy rows, row recall and event recall."""
     out: dict[str, dict[str, float | None]] = {}
@@ -123,7 +123,7 @@ def _per_fault(
         delay = t.time[events.first(alarm)[hit]] - t.time[events.start[hit]]
         after = alarms_after_end(t, events, alarm)
         out[kind] = {
-            "auc_pr": auc_pr(rows[pick], score[pick]),
+            "auc_pr": ranked.auc_pr(rows, pick),
             "recall": float(alarm[rows].mean()),
             "event_recall": float(hit.mean()) if len(events) else None,
             "latency_seconds_median": float(np.median(delay)) if len(delay) else None,
@@ -154,37 +154,40 @@ def injected_macro(per_fault: dict[str, dict[str, float | None]]) -> float | Non
     return float(np.mean(got)) if got else None
 
 
+def _device_slices(codes: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each device's block of device-ordered positions."""
+    bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
 def device_injected_macro(t: Truth, score: np.ndarray) -> dict[str, float]:
     """Per device with an injected fault: mean over its injected types of that type's AUC-PR
     against the device's healthy rows (the unit the bootstrap resamples)."""
     out: dict[str, float] = {}
-    bounds = np.flatnonzero(np.diff(t.codes)) + 1
-    for part in np.split(np.arange(len(t.codes)), bounds):
-        if not len(part):
+    for a, b in _device_slices(t.codes):
+        label, fault = t.label[a:b], t.fault[a:b]
+        kinds = set(fault[label].tolist()) - {NATURAL}
+        if not kinds:
             continue
-        kinds = set(t.fault[part][t.label[part]].tolist()) - {NATURAL}
-        healthy = ~t.label[part]
+        ranked = Ranked.of(score[a:b])
         values = []
-        for kind in kinds:
-            rows = t.label[part] & (t.fault[part] == kind)
-            pick = rows | healthy
-            value = auc_pr(rows[pick], score[part][pick])
+        for kind in sorted(kinds):
+            rows = label & (fault == kind)
+            value = ranked.auc_pr(rows, rows | ~label)
             if value is not None:
                 values.append(value)
         if values:
-            out[t.names[int(t.codes[part[0]])]] = float(np.mean(values))
+            out[t.names[int(t.codes[a])]] = float(np.mean(values))
     return out
 
 
 def per_device_auc_pr(t: Truth, score: np.ndarray) -> dict[str, float]:
     """AUC-PR of each device that has at least one anomalous scored row."""
     out: dict[str, float] = {}
-    bounds = np.flatnonzero(np.diff(t.codes)) + 1
-    for part in np.split(np.arange(len(t.codes)), bounds):
-        if len(part) and t.label[part].any():
-            value = auc_pr(t.label[part], score[part])
-            if value is not None:
-                out[t.names[int(t.codes[part[0]])]] = value
+    for a, b in _device_slices(t.codes):
+        value = auc_pr(t.label[a:b], score[a:b])
+        if value is not None:
+            out[t.names[int(t.codes[a])]] = value
     return out
 
 
@@ -201,13 +204,14 @@ def evaluate(t: Truth, score: np.ndarray, anomaly: np.ndarray) -> dict[str, obje
     s = np.asarray(score, dtype=np.float64)[t.order]
     alarm = np.asarray(anomaly, dtype=bool)[t.order]
     devices = per_device_auc_pr(t, s)
-    per_fault = _per_fault(t, s, alarm)
+    ranked = Ranked.of(s)  # one sort serves every AUC-PR of this mode's rows
+    per_fault = _per_fault(t, s, alarm, ranked)
     unnatural = t.fault != NATURAL
     return {
-        "auc_pr": auc_pr(t.label, s),
+        "auc_pr": ranked.auc_pr(t.label),
         "auc_roc": auc_roc(t.label, s),
         "auc_pr_injected_macro": injected_macro(per_fault),
-        "auc_pr_excluding_natural": auc_pr(t.label[unnatural], s[unnatural]),
+        "auc_pr_excluding_natural": ranked.auc_pr(t.label, unnatural),
         **_event_metrics(t, alarm),
         "per_fault_type": per_fault,
         "device_auc_pr_injected_macro": device_injected_macro(t, s),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from flead.evaluation.ranking import auc_pr, auc_roc, finite
+from flead.evaluation.ranking import Ranked, auc_pr, auc_roc, finite
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +39,15 @@ def test_infinite_scores_rank_above_and_nan_below() -> None:
     assert np.all(np.isfinite(s))
     assert s[1] > s[3] > s[0] > s[2]
     assert auc_pr(np.array([0, 1, 0, 0]), np.array([1.0, np.inf, np.nan, 2.0])) == 1.0
+
+
+def test_one_sort_serves_every_subset() -> None:
+    """`Ranked.auc_pr(label, rows)` equals `auc_pr` on the subset, ties and all."""
+    rng = np.random.default_rng(3)
+    score = rng.integers(0, 20, 500).astype(float)  # many ties
+    label = rng.random(500) < 0.1
+    rows = rng.random(500) < 0.6
+    ranked = Ranked.of(score)
+    assert ranked.auc_pr(label, rows) == pytest.approx(auc_pr(label[rows], score[rows]))
+    assert ranked.auc_pr(label) == pytest.approx(auc_pr(label, score))
+    assert ranked.auc_pr(np.zeros(500, bool)) is None
