@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -157,7 +158,7 @@ def injected_macro(per_fault: dict[str, dict[str, float | None]]) -> float | Non
 def _device_slices(codes: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each device's block of device-ordered positions."""
     bounds = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def device_injected_macro(t: Truth, score: np.ndarray) -> dict[str, float]:
