@@ -516,6 +516,46 @@ def schema() -> Node:
                 "Prometheus Operator objects and dashboards",
                 required=["serviceMonitor", "prometheusRule", "dashboards"],
             ),
+            "networkPolicy": obj(
+                {
+                    "enabled": b("NetworkPolicies for every FLEAD pod"),
+                    "metricsFrom": {
+                        "type": "array",
+                        "items": {"type": "object"},
+                        "description": "NetworkPolicyPeers allowed to scrape metrics",
+                    },
+                    "aggregatorFrom": {
+                        "type": "array",
+                        "items": {"type": "object"},
+                        "description": "extra NetworkPolicyPeers allowed to call the aggregator",
+                    },
+                    "apiServer": {
+                        "type": "array",
+                        "items": {"type": "object"},
+                        "description": "NetworkPolicyPeers of the API server; empty = any address",
+                    },
+                    "apiServerPorts": {
+                        "type": "array",
+                        "items": i("port", **PORT),
+                        "minItems": 1,
+                        "description": "ports the operator reaches the API server on",
+                    },
+                    "operatorEgressPorts": {
+                        "type": "array",
+                        "items": i("port", **PORT),
+                        "description": "further ports the operator may reach (Prometheus)",
+                    },
+                },
+                "least-privilege networking",
+                required=[
+                    "enabled",
+                    "metricsFrom",
+                    "aggregatorFrom",
+                    "apiServer",
+                    "apiServerPorts",
+                    "operatorEgressPorts",
+                ],
+            ),
             "tests": obj(
                 {
                     "enabled": b("render the helm test pod"),
