@@ -46,6 +46,11 @@ def i(desc: str, **kw: Any) -> Node:
     return {"type": "integer", "description": desc, **kw}
 
 
+def arr(items: Node, desc: str, **kw: Any) -> Node:
+    """An array node."""
+    return {"type": "array", "items": items, "description": desc, **kw}
+
+
 def pull_policy(desc: str, *also: str) -> Node:
     """An imagePullPolicy node; `also` adds accepted values (e.g. "" = inherit)."""
     return {
@@ -519,32 +524,11 @@ def schema() -> Node:
             "networkPolicy": obj(
                 {
                     "enabled": b("NetworkPolicies for every FLEAD pod"),
-                    "metricsFrom": {
-                        "type": "array",
-                        "items": {"type": "object"},
-                        "description": "NetworkPolicyPeers allowed to scrape metrics",
-                    },
-                    "aggregatorFrom": {
-                        "type": "array",
-                        "items": {"type": "object"},
-                        "description": "extra NetworkPolicyPeers allowed to call the aggregator",
-                    },
-                    "apiServer": {
-                        "type": "array",
-                        "items": {"type": "object"},
-                        "description": "NetworkPolicyPeers of the API server; empty = any address",
-                    },
-                    "apiServerPorts": {
-                        "type": "array",
-                        "items": i("port", **PORT),
-                        "minItems": 1,
-                        "description": "ports the operator reaches the API server on",
-                    },
-                    "operatorEgressPorts": {
-                        "type": "array",
-                        "items": i("port", **PORT),
-                        "description": "further ports the operator may reach (Prometheus)",
-                    },
+                    "metricsFrom": arr({"type": "object"}, "NetworkPolicyPeers that may scrape"),
+                    "aggregatorFrom": arr({"type": "object"}, "more peers of the aggregator"),
+                    "apiServer": arr({"type": "object"}, "API server peers; empty = any address"),
+                    "apiServerPorts": arr(i("port", **PORT), "API server ports", minItems=1),
+                    "operatorEgressPorts": arr(i("port", **PORT), "more operator egress ports"),
                 },
                 "least-privilege networking",
                 required=[
