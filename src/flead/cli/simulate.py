@@ -163,6 +163,11 @@ def simulate(
     if fed.get("rounds"):
         typer.echo(f"federation ({fed['mode']}): {fed['rounds']} rounds, {fed['bytes_sent']:,} bytes sent, "
                    f"{fed['seconds_per_round']:.3f} s per round")  # fmt: skip
+    cold = outcome.metrics.get("cold_start")
+    if cold:
+        parts = [f"{m} {fmt(v.get('auc_pr_injected_macro'))}" for m, v in cold["modes"].items()]
+        typer.echo(f"cold start ({len(cold['devices'])} late joiners, first day), AUC-PR injected "
+                   f"macro: {', '.join(parts)}")  # fmt: skip
     targets = outcome.metrics["targets"]
     missed = [t for t in targets if t["met"] is False]
     if targets:

@@ -68,6 +68,7 @@ def test_tiny_run_writes_the_contract_and_plots(
          "--late-joiners", "0.25", "--out", str(out)])  # fmt: skip
     stdout = capsys.readouterr().out
     assert "report.md" in stdout
+    assert "cold start (1 late joiners, first day)" in stdout
     doc = json.loads((out / "metrics.json").read_text())
     assert {"rows_total", "rows_valid", "rows_rejected", "devices"} <= set(doc["data"])
     assert doc["data"]["devices"] == 4
