@@ -176,3 +176,27 @@ def test_http_503_with_retry_after_and_readyz_reason() -> None:
         assert client.get("/readyz").status_code == 200
         r = client.post("/api/local-update", content=blob(), headers=auth("u1"))
         assert r.status_code == 202, r.text
+
+
+def test_an_update_stored_while_a_reload_ran_is_folded_in_once() -> None:
+    """A reload from the store (after an outage) runs between an update's write and its fold:
+    the reload may or may not have seen it, so it is not folded in by the request; the next
+    reload folds it in, and it ends up in exactly one version."""
+    store = zero_store()
+    c = started(store)
+
+    original = store.put_update
+
+    def put_then_reload(update: Update) -> bool:
+        out = original(update)
+        c.start()  # what the rounds thread's recover() does after an outage
+        return out
+
+    store.put_update = put_then_reload  # type: ignore[method-assign]
+    assert c.submit(update("a"))[0] == "accepted"
+    assert c.down_reason is not None  # refuses writes until the next reload
+    store.put_update = original  # type: ignore[method-assign]
+    assert c.recover() is True
+    assert c.status()["pending_updates"] == 1
+    c.submit(update("b"))
+    assert in_versions(store) == ["a", "b"]
