@@ -75,6 +75,7 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
         lines += ["Cold start, late joiners' first day (means over the runs):", ""]
         lines += _table(["mode", *COLD],
                         [[m, *(_f(v[k]) for k in COLD)] for m, v in cold["modes"].items()])  # fmt: skip
+        lines += _curve_table(docs)
     lines += differences_table(docs)
     lines += ["| target (on the means) | measured | bound | margin | verdict |",
               "| --- | --- | --- | --- | --- |"]  # fmt: skip
@@ -89,6 +90,19 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
         per_run.append(f"seed {d.get('run', {}).get('seed', '?')}: {met} of {len(checks)}")
     lines += ["", "Targets met per run: " + ", ".join(per_run) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _curve_table(docs: Sequence[dict[str, Any]]) -> list[str]:
+    """The cold-start curve as numbers: mean AUC-PR per bin since joining, per mode."""
+    curves = _mean_curves(docs, "curve")
+    if not curves:
+        return []
+    bins = [
+        f"{c['hours_from']:g}–{c['hours_to']:g} h" for c in next(iter(curves.values()))["curve"]
+    ]
+    rows = [[m, *(_f(c["auc_pr"]) for c in v["curve"])] for m, v in curves.items()]
+    return ["Cold-start curve: AUC-PR of the late joiners per bin of hours since joining (mean "
+            "over the runs with a value):", "", *_table(["mode", *bins], rows)]  # fmt: skip
 
 
 def _mean_curves(docs: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:

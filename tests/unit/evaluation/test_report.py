@@ -42,7 +42,14 @@ def _metrics() -> dict:
              "river_hst": _mode(0.2, alarms=9.0, stuck=0.1), "rules_zscore": _mode(0.65)}  # fmt: skip
     data = {"rows_total": 10, "rows_valid": 9, "rows_rejected": {"short_row": 1}, "devices": 2}
     rounds = {"federated": [_round(1), _round(2)], "local": [_round(1, 0)]}
-    return build_metrics(data, modes, rounds, {"seed": 0, "warmup_fraction": 0.1})
+    doc = build_metrics(data, modes, rounds, {"seed": 0, "warmup_fraction": 0.1})
+    curve = [{"hours_from": h, "hours_to": h + 3.0, "auc_pr": 0.1 * h / 3} for h in range(0, 24, 3)]
+    cold = {"auc_pr_injected_macro": 0.3, "device_auc_pr_injected_macro": {"1": 0.3},
+            "curve": curve, "curve_cumulative": curve}  # fmt: skip
+    doc["cold_start"] = {"join_time": 0.0, "devices": ["1"], "bin_hours": 3.0,
+                         "modes": {"local": cold, "federated": cold | {"auc_pr_injected_macro": 0.5,
+                                   "device_auc_pr_injected_macro": {"1": 0.5}}}}  # fmt: skip
+    return doc
 
 
 def test_contract_keys_and_strict_json(tmp_path: Path) -> None:
@@ -123,6 +130,9 @@ def test_quality_table_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "| personalized - no_network | 0.110 | [0.110, 0.110] | 4 | yes |" in text
     assert "| local - best baseline (rules_zscore) | -0.050 |" in text
     assert "Targets met per run: seed 101:" in text
+    assert "| cold start: federated - local | 0.200 | [0.200, 0.200] | 2 | yes |" in text
+    assert "| local | 0.000 | 0.100 | 0.200 |" in text  # the cold-start curve, bin by bin
     assert main([]) == 2
     assert main(["--plots", str(tmp_path / "plots"), *paths]) == 0
     assert (tmp_path / "plots" / "recall_per_fault.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "plots" / "cold_start.png").read_bytes()[:4] == b"\x89PNG"
