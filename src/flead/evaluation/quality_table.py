@@ -1,6 +1,7 @@
 """Several runs' metrics.json (seeds 101-105) as Markdown: means, ranges, differences with intervals.
 
-Usage: python -m flead.evaluation.quality_table [--plots DIR] reports/quality/seed-*/metrics.json
+Usage: python -m flead.evaluation.quality_table [--plots DIR] [--json OUT]
+       reports/quality/seed-*/metrics.json
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from flead.evaluation.plots import cold_start_curve, recall_per_fault
+from flead.evaluation.report import clean
 from flead.evaluation.report_md import differences_table, versus_baselines
 from flead.evaluation.seeds import (
     COLD,
     COLUMNS,
     cell,
+    difference_rows,
     dig,
     kinds,
     mean_cold,
@@ -139,15 +142,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the tables of the metrics.json files named on the command line (--plots DIR also
     writes the mean figures there)."""
     paths = list(sys.argv[1:] if argv is None else argv)
-    plots = None
-    if len(paths) >= 2 and paths[0] == "--plots":
-        plots, paths = Path(paths[1]), paths[2:]
+    opts: dict[str, Path] = {}
+    while len(paths) >= 2 and paths[0] in ("--plots", "--json"):
+        opts[paths[0]], paths = Path(paths[1]), paths[2:]
     if not paths:
-        print("usage: python -m flead.evaluation.quality_table [--plots DIR] METRICS.json ...",
-              file=sys.stderr)  # fmt: skip
+        print("usage: python -m flead.evaluation.quality_table [--plots DIR] [--json OUT] "
+              "METRICS.json ...", file=sys.stderr)  # fmt: skip
         return 2
     docs = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
     print(quality_table(docs), end="")
+    if "--json" in opts:
+        summary = {"seeds": [d.get("run", {}).get("seed") for d in docs],
+                   "modes": mean_modes(docs), "cold_start": mean_cold(docs),
+                   "differences": difference_rows(docs),
+                   "targets": check_targets(mean_modes(docs), mean_cold(docs))}  # fmt: skip
+        opts["--json"].write_text(json.dumps(clean(summary), indent=2) + "\n", encoding="utf-8")
+    plots = opts.get("--plots")
     if plots is not None:
         for path in plot_means(docs, plots):
             print(f"wrote {path}")

@@ -141,3 +141,9 @@ def differences(docs: Sequence[Mapping[str, Any]]) -> list[tuple[str, Difference
             if m in FLEAD:
                 add(f"{m} - best baseline ({best})", dev[m], dev[best])
     return out
+
+
+def difference_rows(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`differences` as JSON rows: name, mean, low, high (95 %), units, excludes_zero."""
+    return [{"name": name, "mean": d.mean, "low": d.low, "high": d.high, "units": d.units,
+             "excludes_zero": d.excludes_zero} for name, d in differences(docs)]  # fmt: skip

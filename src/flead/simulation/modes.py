@@ -36,7 +36,9 @@ DESCRIPTION = {
 }
 
 
-LOCAL_OFF: dict[str, Any] = {"pool_fleet": False}  # what `local` turns off: any sharing between a bank's devices
+LOCAL_OFF: dict[str, Any] = {
+    "pool_fleet": False
+}  # what `local` turns off: any sharing between a bank's devices
 
 
 def local_config(config: ModelConfig) -> ModelConfig:

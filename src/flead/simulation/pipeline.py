@@ -15,6 +15,7 @@ from flead.evaluation.plots import plot_all
 from flead.evaluation.report import build_metrics, clean, write_report
 from flead.evaluation.rules import rules_zscore
 from flead.evaluation.scores import Truth, evaluate
+from flead.evaluation.seeds import difference_rows
 from flead.evaluation.targets import check_targets
 from flead.model import ModelConfig
 from flead.simulation.analysis import (
@@ -116,6 +117,7 @@ def run_simulation(
         runs_by = {m: (r.score, r.anomaly) for m, r in runs.items()}
         metrics["cold_start"] = clean(cold_start_metrics(cs, runs_by))
         metrics["targets"] = clean(check_targets(metrics["modes"], metrics["cold_start"]))
+    metrics["differences"] = clean(difference_rows([metrics]))
     outcome = Outcome(metrics)
     if s.out is not None:
         plots = plot_all(s.out, metrics, timeline_of(readings, scored, runs))

@@ -133,6 +133,11 @@ def test_quality_table_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "| cold start: federated - local | 0.200 | [0.200, 0.200] | 2 | yes |" in text
     assert "| local | 0.000 | 0.100 | 0.200 |" in text  # the cold-start curve, bin by bin
     assert main([]) == 2
-    assert main(["--plots", str(tmp_path / "plots"), *paths]) == 0
+    summary = tmp_path / "summary.json"
+    assert main(["--plots", str(tmp_path / "plots"), "--json", str(summary), *paths]) == 0
+    doc = json.loads(summary.read_text())
+    assert doc["seeds"] == [101, 102]
+    claimed = {d["name"]: d for d in doc["differences"]}
+    assert claimed["personalized - no_network"]["mean"] == pytest.approx(0.11)
     assert (tmp_path / "plots" / "recall_per_fault.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "plots" / "cold_start.png").read_bytes()[:4] == b"\x89PNG"
