@@ -67,6 +67,7 @@ def run_simulation(
     """
     fingerprint = model_fingerprint()  # of the sources as imported now, not as edited later
     readings, stats = data if data is not None else load(s.source)
+    streamed = len(readings)
     readings, late = late_join(readings, s.late_joiners, s.seed)
     scored = scored_mask(readings.device, s.warmup_fraction)
     fault = readings.fault if readings.fault is not None else None
@@ -111,6 +112,7 @@ def run_simulation(
         data_summary(readings, stats, scored, s.source), modes, rounds, run_info
     )
     add_catch_up(metrics, rounds, catch_up(readings, scored, s.plan, runs))
+    metrics["data"]["late_joiner_rows_dropped"] = streamed - len(readings)
     if late is not None:
         cs = ColdStart.of(readings.device, readings.time, readings.label, fault, late.join_time,
                           late.devices)  # fmt: skip

@@ -77,6 +77,7 @@ def test_tiny_run_writes_the_contract_and_plots(
         assert set(doc["modes"][mode]) >= MODE_KEYS, mode
         for entry in doc["modes"][mode]["per_fault_type"].values():
             assert {"auc_pr", "recall", "event_recall", "latency_seconds_median"} <= set(entry)
+    assert doc["data"]["late_joiner_rows_dropped"] > 0
     cold = doc["cold_start"]
     assert len(cold["devices"]) == 1
     assert cold["join_time"] > 0
