@@ -16,7 +16,7 @@ import numpy as np
 
 from flead.evaluation.plots import cold_start_curve, recall_per_fault
 from flead.evaluation.report import clean
-from flead.evaluation.report_md import differences_table, versus_baselines
+from flead.evaluation.report_md import differences_table, versus_tables
 from flead.evaluation.seeds import (
     COLD,
     COLUMNS,
@@ -28,7 +28,7 @@ from flead.evaluation.seeds import (
     mean_modes,
     modes_of,
 )
-from flead.evaluation.targets import BASELINES, FLEAD, check_targets
+from flead.evaluation.targets import check_targets
 
 __all__ = ["main", "plot_means", "quality_table"]
 
@@ -65,14 +65,7 @@ def quality_table(docs: Sequence[dict[str, Any]]) -> str:
                                      _f(e["latency_seconds_median"], 0)]))  # fmt: skip
         fault_rows.append([kind, *cells])
     lines += _table(["fault type", *modes], fault_rows)
-    flead = [m for m in modes if m in FLEAD]
-    base = [m for m in modes if m in BASELINES]
-    if flead and base:
-        lines += [
-            "FLEAD against the baselines (mean AUC-PR per fault type, same alarm budget):",
-            "",
-        ]
-        lines += _table(["fault type", *flead], versus_baselines(means, flead, base))
+    lines += versus_tables(means, "FLEAD against the baselines on the means over the runs, ")
     cold = mean_cold(docs)
     if cold:
         lines += ["Cold start, late joiners' first day (means over the runs):", ""]

@@ -71,6 +71,8 @@ def test_contract_keys_and_strict_json(tmp_path: Path) -> None:
     assert "![auc_pr.png](auc_pr.png)" in text
     # the versus-baselines table: per fault type, who each FLEAD mode beats and loses to
     assert "| spike | beats river_hst; loses to rules_zscore |" in text
+    assert "| (overall: auc_pr_injected_macro) | beats river_hst; loses to rules_zscore |" in text
+    assert "event recall at the operating threshold per fault type" in text
     # the claimed differences of this run, each device 0.11 apart: a zero-width interval
     assert "| personalized - no_network | 0.110 | [0.110, 0.110] | 2 | yes |" in text
 
