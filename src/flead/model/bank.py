@@ -13,7 +13,7 @@ from flead.model import online as ol
 from flead.model.config import LocalUpdate, ModelConfig, StepResult
 from flead.model.spec import ModelSpec, SpecMismatch
 from flead.model.state import BankState
-from flead.model.stats import update_stats
+from flead.model.stats import update_baseline, update_stats
 
 __all__ = ["Adoptable", "DeviceBank"]
 
@@ -206,6 +206,7 @@ class DeviceBank:
         grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
         self._step(b.gslot, widx, params, grads, loss, count)
         resid = np.where(b.valid, s.y - s.yhat, 0.0)
+        update_baseline(b, a, cfg, s.gap, s.bvar, s.flagged)
         if update_stats(b, a, cfg, resid, s.comp, s.qc, s.rvar, learn, self._decay):
             self._fleet = None  # a plateau run ended: recompute the fleet's plateaus
         result = StepResult(

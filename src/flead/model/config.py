@@ -47,6 +47,11 @@ class ModelConfig:
     fleet_edge: float = 0.05  # share of devices whose runs end at a value making it saturation
     range_edges: bool = False  # repeats at the normal min/max are a plateau (off: cost recall)
     sticky: float = 0.3  # P(repeat) above which repeats at the range's edge are not "stuck"
+    baseline_after_fault: bool = True  # after a flagged reading, also judge against the baseline
+    return_z: float = 2.0  # ... when it is back within this many s.d. of the baseline
+    base_alpha: float = 0.03  # per-row EMA rate of the slow baseline
+    base_clip: float = 2.0  # a reading moves the baseline as if at most this many s.d. away
+    flag_weight: float = 0.1  # how much a flagged reading teaches the baseline's variance
     level_k: float = 2.0
     level_weight: float = 0.0  # off: it cost AUC-PR on the synthetic data
     stuck_weight: float = 1.0

@@ -101,6 +101,9 @@ class Scored:
     rvar: np.ndarray  # [n, F] residual variance in force
     qc: np.ndarray  # [n, F] each channel's score scale (its q-quantile)
     cache: list[np.ndarray]  # network activations for the backward pass
+    gap: np.ndarray  # [n, F] distance from the slow baseline (NaN before it exists)
+    bvar: np.ndarray  # [n, F] the variance of that distance in force
+    flagged: np.ndarray  # [n, F] the channel's evidence crossed the threshold
 
 
 def forward(
@@ -159,11 +162,31 @@ def forward(
     # each channel's evidence in units of its own recent q-quantile: a heavy-tailed channel
     # (light switching on) does not drown a quiet one, and all share one threshold
     qc = a["qc"][rslot]
-    score, kind, channel = sc.reduce(comp / qc)
     warm = b.seen < cfg.warmup
     thr = np.where(warm, np.inf, cfg.threshold_factor).astype(np.float32)
+    # after an abnormal reading a channel is also judged against its slow baseline, whichever is
+    # less surprising: the first healthy reading after a fault is near the baseline, not near
+    # the faulty reading before it (which is all the forecast starts from)
+    gap = y - (a["base"][rslot] - mean) / sd
+    n_b = a["n_bvar_h"].reshape(-1).take(cell)
+    bvar = (n_b * a["bvar_h"].reshape(-1).take(cell) + cfg.cell_prior * a["bvar"][rslot]) / (
+        n_b + cfg.cell_prior
+    )
+    e_base = gap * gap / np.maximum(bvar, np.square(0.5 * q / sd))
+    e_base = np.where(np.isnan(e_base), np.inf, e_base)
+    flagged = (comp / qc).max(axis=0) > thr[:, None]
+    after = np.empty_like(flagged)
+    after[1:] = flagged[:-1]
+    after[b.starts] = a["flagged"][b.gslot]
+    if cfg.baseline_after_fault:
+        back = after & b.valid & (e_base < cfg.return_z**2)  # back within return_z s.d. of normal
+        comp[0] = np.where(back, np.fmin(comp[0], e_base), comp[0])
+    score, kind, channel = sc.reduce(comp / qc)
     anomaly = score > thr
-    return Scored(score, kind, channel, thr, anomaly, y, yhat, comp, rvar, qc, cache)
+    flagged = (comp / qc).max(axis=0) > thr[:, None]
+    return Scored(
+        score, kind, channel, thr, anomaly, y, yhat, comp, rvar, qc, cache, gap, bvar, flagged
+    )
 
 
 def train(

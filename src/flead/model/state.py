@@ -16,7 +16,7 @@ HOURS = 24  # time-of-day cells of the per-hour rates and residual variances
 
 __all__ = ["STATE_FORMAT", "BankState"]
 
-STATE_FORMAT = "flead.model.device/2"
+STATE_FORMAT = "flead.model.device/3"
 
 
 def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
@@ -38,6 +38,11 @@ def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
         "run_lo": ((f,), np.float32, np.inf),
         "p_miss": ((f,), np.float64, 0.01),
         "last": ((f,), np.float32, np.nan),
+        "base": ((f,), np.float64, np.nan),  # slow baseline (raw units)
+        "bvar": ((f,), np.float64, 1.0),  # variance of the distance from it (normalised)
+        "bvar_h": ((f, HOURS), np.float64, 1.0),
+        "n_bvar_h": ((f, HOURS), np.int64, 0),
+        "flagged": ((f,), np.bool_, False),  # the channel's last reading was flagged
         "run_same": ((f,), np.int64, 0),
         "run_miss": ((f,), np.int64, 0),
         "hist": ((f, BINS), np.float64, 0.0),

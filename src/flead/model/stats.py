@@ -115,3 +115,36 @@ def update_stats(
     a["run_same"][g] = b.run_same[ends]
     a["run_miss"][g] = b.run_miss[ends]
     return plateaus_moved
+
+
+def update_baseline(
+    b: Batch, a: dict, cfg: ModelConfig, gap: np.ndarray, bvar: np.ndarray, flagged: np.ndarray
+) -> None:
+    """The slow baseline (a winsorised EMA of every reading) and the variance of the distance
+    from it, per channel and hour; and which channels' last reading was flagged.
+
+    Each reading moves the baseline as if at most `base_clip` s.d. away, so a lasting shift is
+    absorbed at a bounded pace; a flagged reading teaches the variance only `flag_weight` as
+    much (a long fault barely widens its own yardstick, one that started too small still grows).
+    """
+    g, starts, f, valid = b.gslot, b.starts, b.x.shape[1], b.valid
+    old = a["base"][g]
+    base_row = old[b.group]
+    sd = nz.scale(a["var"][g], a["mean"][g], a["quantum"][g])[b.group]
+    bound = cfg.base_clip * np.sqrt(bvar) * sd
+    xc = np.where(np.isnan(base_row), b.x, np.clip(b.x, base_row - bound, base_row + bound))
+    k = nz.group_sums(valid.astype(np.float64), starts)
+    w = nz.ema_weight(k, a["seen"][g][:, None].astype(np.float64), cfg.base_alpha)
+    mean_x = nz.group_sums(np.where(valid, xc, 0.0), starts) / np.maximum(k, 1.0)
+    new = np.where(np.isnan(old), mean_x, old + w * (mean_x - np.nan_to_num(old)))
+    a["base"][g] = np.where(k > 0, new, old)
+    seen = valid & ~np.isnan(gap)
+    gap2 = np.minimum(np.square(np.nan_to_num(gap)), cfg.winsor**2 * bvar)
+    gap2 = np.where(flagged, bvar + cfg.flag_weight * (gap2 - bvar), gap2)
+    k_gap = nz.group_sums(seen.astype(np.float64), starts)
+    w = nz.ema_weight(k_gap, a["seen"][g][:, None].astype(np.float64), cfg.resid_alpha)
+    total = nz.group_sums(np.where(seen, gap2, 0.0), starts)
+    a["bvar"][g] = np.maximum(nz.update_rate(a["bvar"][g], k_gap, total, w), 1e-6)
+    cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
+    _cell_rate(a["bvar_h"], a["n_bvar_h"], cell[seen], gap2[seen], cfg.resid_alpha, floor=1e-6)
+    a["flagged"][g] = flagged[b.ends]
