@@ -211,7 +211,11 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 
 def _raw_consume(
-    bootstrap: str, topic: str, rows: int, deadline: float = 300.0
+    bootstrap: str,
+    topic: str,
+    rows: int,
+    deadline: float = 300.0,
+    stop: threading.Event | None = None,
 ) -> tuple[float, list[float]]:
     """Bare consumer: consume + json.loads `rows` records; (seconds, produce->consume latencies)."""
     c = Consumer(
@@ -225,6 +229,8 @@ def _raw_consume(
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     seen, lat, started = 0, [], time.perf_counter()
     while seen < rows and time.perf_counter() - started < deadline:
+        if stop is not None and stop.is_set():
+            break
         msgs = c.consume(2000, 0.02)
         now = time.time()
         for m in msgs:
@@ -393,22 +399,31 @@ def latency(rate: float, seconds: float = 8.0, warm: int = 40_000) -> list[dict[
     sc = Scratch()
     raw: list[float] = []
     probe = Probe()
+    stop = threading.Event()  # a failed feed ends the consumers at once (the run is repeated)
+
+    def fed(feed: subprocess.Popen[bytes], worker: threading.Thread) -> None:
+        if feed.wait(seconds * 5 + 60) != 0:
+            stop.set()
+            worker.join(60)
+            raise RuntimeError(f"producer failed, see {sc.logs}")
+        worker.join(300)
+
     try:
         topic = sc.readings("latency-raw")
         worker = threading.Thread(
-            target=lambda: raw.extend(_raw_consume(sc.bootstrap, topic, rows)[1]), daemon=True
+            target=lambda: raw.extend(_raw_consume(sc.bootstrap, topic, rows, stop=stop)[1]),
+            daemon=True,
         )
         worker.start()
         time.sleep(2.0)  # assigned before the first record
-        sc.feed(topic, warm, rows, rate).wait(seconds * 5 + 60)
-        worker.join(300)
+        fed(sc.feed(topic, warm, rows, rate), worker)
 
         topic = sc.readings("latency-flead")
         assert sc.feed(topic, 0, warm).wait(300) == 0, f"producer failed, see {sc.logs}"
         s = sc.trainer_settings(topic, f"{sc.prefix}-latency")
         worker = threading.Thread(
             target=_run_trainer,
-            args=(s, probe, lambda p: p.n_committed >= warm + rows),
+            args=(s, probe, lambda p: p.n_committed >= warm + rows or stop.is_set()),
             daemon=True,
         )
         worker.start()
@@ -417,9 +432,9 @@ def latency(rate: float, seconds: float = 8.0, warm: int = 40_000) -> list[dict[
             time.sleep(0.2)
         probe.committed.clear()  # the backlog is not what is measured
         probe.visible.clear()
-        sc.feed(topic, warm, rows, rate).wait(seconds * 5 + 60)
-        worker.join(300)
+        fed(sc.feed(topic, warm, rows, rate), worker)
     finally:
+        stop.set()
         sc.cleanup()
     anomalies = probe.anomaly_latencies()
     out = []
