@@ -60,16 +60,14 @@ def rolling_z(codes: np.ndarray, x: np.ndarray, window: int, warm: np.ndarray) -
 def _warm_sd(codes: np.ndarray, x: np.ndarray, warm: np.ndarray) -> np.ndarray:
     """Per position: the sd of its device's warm-up rows, per channel (0 if none)."""
     m = int(codes.max()) + 1 if len(codes) else 0
-    ok = ~np.isnan(x) & warm[:, None]
-    v = np.where(ok, x, 0.0)
-    n = np.zeros((m, x.shape[1]))
-    s1, s2 = n.copy(), n.copy()
-    np.add.at(n, codes, ok)
-    np.add.at(s1, codes, v)
-    np.add.at(s2, codes, v * v)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / n
-        sd = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
+    sd = np.zeros((m, x.shape[1]))
+    for j in range(x.shape[1]):  # per channel: three bincounts
+        ok = ~np.isnan(x[:, j]) & warm
+        v = np.where(ok, x[:, j], 0.0)
+        n = np.bincount(codes, ok, m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(codes, v, m) / n
+            sd[:, j] = np.sqrt(np.maximum(np.bincount(codes, v * v, m) / n - mean * mean, 0.0))
     return np.nan_to_num(sd)[codes]
 
 
