@@ -152,6 +152,6 @@ class RiverJob:
         )  # fmt: skip
 
     def close(self) -> None:
-        """Shut the worker pool down (after every `result`)."""
+        """Shut the worker pool down (after every `result`, or to abandon the job)."""
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(cancel_futures=True)

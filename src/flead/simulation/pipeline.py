@@ -82,21 +82,24 @@ def run_simulation(
         advance = {m: track(m, len(readings)) for m in river} if track else None
         job = RiverJob(river, readings.device, readings.time, readings.values, s.seed,
                        s.alarm_budget, s.warmup_fraction, s.workers, advance)  # fmt: skip
-    for mode in s.modes:
-        if mode in FLEAD_MODES:
-            advance1 = track(mode, len(readings)) if track else None
-            runs[mode] = run_mode(mode, readings, config, s.seed, s.plan, advance1)
-    if "rules_zscore" in s.modes:
-        started = time.perf_counter()
-        rz = rules_zscore(readings.device, readings.time, readings.values, readings.features,
-                          s.alarm_budget, s.warmup_fraction)  # fmt: skip
-        runs["rules_zscore"] = ModeRun("rules_zscore", rz.score, rz.threshold, rz.anomaly,
-                                       time.perf_counter() - started)  # fmt: skip
-    if job is not None:
-        for mode in river:
-            res = job.result(mode)
-            runs[mode] = ModeRun(mode, res.score, res.threshold, res.anomaly, res.seconds)
-        job.close()
+    try:
+        for mode in s.modes:
+            if mode in FLEAD_MODES:
+                advance1 = track(mode, len(readings)) if track else None
+                runs[mode] = run_mode(mode, readings, config, s.seed, s.plan, advance1)
+        if "rules_zscore" in s.modes:
+            started = time.perf_counter()
+            rz = rules_zscore(readings.device, readings.time, readings.values, readings.features,
+                              s.alarm_budget, s.warmup_fraction)  # fmt: skip
+            runs["rules_zscore"] = ModeRun("rules_zscore", rz.score, rz.threshold, rz.anomaly,
+                                           time.perf_counter() - started)  # fmt: skip
+        if job is not None:
+            for mode in river:
+                res = job.result(mode)
+                runs[mode] = ModeRun(mode, res.score, res.threshold, res.anomaly, res.seconds)
+    finally:  # a failing mode must not leave the baselines' workers running
+        if job is not None:
+            job.close()
     runs = {m: runs[m] for m in s.modes if m in runs}  # canonical order
     modes: dict[str, dict[str, Any]] = {}
     for mode, run in runs.items():
