@@ -66,7 +66,8 @@ def _trainer(
     p.granularity = Granularity.PER_DEVICE if per_device else Granularity.PARTIAL
     built = [u for u, _, _ in p.updates(ids)]
     seconds = _best(lambda: p.updates(ids), 3)
-    results = [(bank.local_update(d).weights, int(bank.local_update(d).samples)) for d in ids]
+    one = np.ones(1)  # each device's federated tensors (network, then its statistics)
+    results = [(bank.weighted_shared([d], one), int(bank.local_update(d).samples)) for d in ids]
     return built, results, seconds
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from flead.model import normalize as nz
 from flead.model import online as ol
 from flead.model.config import LocalUpdate, ModelConfig, StepResult
+from flead.model.priors import Priors, device_statistics
 from flead.model.spec import ModelSpec, SpecMismatch
 from flead.model.state import BankState
 from flead.model.stats import update_baseline, update_stats
@@ -53,6 +54,7 @@ class DeviceBank:
         self.state = BankState(len(self.features), init, self.spec.n_shared, pooled, capacity)
         self._decay = 0.5 ** (1.0 / self.config.threshold_halflife)
         self._fleet: tuple[np.ndarray, np.ndarray] | None = None
+        self.priors: Priors | None = None  # the fleet's statistics, from an adopted version > 0
 
     # ---- membership -------------------------------------------------------------------
     def devices(self) -> list[str]:
@@ -105,7 +107,8 @@ class DeviceBank:
         return a["samples"][slots], a["base_version"][slots], a["seen"][slots]
 
     def weighted_shared(self, devices: Sequence[str], weights: np.ndarray) -> list[np.ndarray]:
-        """sum_k weights[k] * shared weights of devices[k], per array: one gemv per array."""
+        """sum_k weights[k] * federated tensors of devices[k] (shared layers, then the devices'
+        detection statistics: `flead.model.priors`), per tensor: one gemv per tensor."""
         st = self.state
         rows = np.array([st.wslot(st.slot[d]) for d in devices], dtype=np.int64)
         w = np.asarray(weights, np.float32)
@@ -113,6 +116,11 @@ class DeviceBank:
         for i in range(st.n_shared):
             layer = st.weights[i]
             out.append((w @ layer[rows].reshape(len(rows), -1)).reshape(layer.shape[1:]))
+        slots = np.array([st.slot[d] for d in devices], dtype=np.int64)
+        for stat in device_statistics(st.arrays, slots):
+            out.append(
+                (w @ stat.reshape(len(slots), -1)).reshape(stat.shape[1:]).astype(np.float32)
+            )
         return out
 
     def most_samples(self) -> int:
@@ -147,7 +155,11 @@ class DeviceBank:
         """
         if version.spec != self.spec:
             raise SpecMismatch(self.spec, version.spec)
-        moved = set(self.state.set_global(list(version.tensors), int(version.version)).tolist())
+        tensors = list(version.tensors)
+        n_net = self.state.n_shared
+        moved = set(self.state.set_global(tensors[:n_net], int(version.version)).tolist())
+        if self.config.use_priors and version.version > 0:
+            self.priors = Priors.of(tensors[n_net:])
         return sorted(d for d, slot in self.state.slot.items() if slot in moved)
 
     def mean_loss(self, device: str | None = None) -> float:
@@ -198,7 +210,7 @@ class DeviceBank:
                 ol.fleet_edges(a["run_hi"], cfg.fleet_edge),
                 ol.fleet_edges(a["run_lo"], cfg.fleet_edge),
             )
-        s = ol.forward(b, a, params, cfg, self._fleet)
+        s = ol.forward(b, a, params, cfg, self._fleet, self.priors)
         learn = ~s.anomaly
         prox = (cfg.prox_mu, st.global_)
         teach = np.ones_like(learn) if cfg.train_on_flagged else learn

@@ -35,6 +35,9 @@ class ModelConfig:
     personal_head: bool = True  # the output layer stays per device (not federated)
     train_on_flagged: bool = True  # Huber-robust training on every row (no lock-in)
     warmup: int = 500  # rows per device learned from but never flagged
+    use_priors: bool = True  # lean on the fleet's statistics from an adopted global version
+    warmup_with_prior: int = 100  # ... then a device is flagged after this many rows
+    prior_rows: float = 1000.0  # own rows until a device's estimate counts as much as the fleet's
     adapt: int = 2800  # rows (~1 day) during which the normaliser learns from flagged rows too
     norm_alpha: float = 0.0005  # per-row EMA rate of the input normaliser (~1 day memory)
     winsor: float = 4.0  # robust clip (in sd) of normaliser, residual-variance and loss updates

@@ -11,6 +11,7 @@ from flead.model import normalize as nz
 from flead.model import scoring as sc
 from flead.model.config import ModelConfig
 from flead.model.features import group_rows, previous_observed, segmented_run, time_features
+from flead.model.priors import Priors
 from flead.model.state import HOURS
 
 __all__ = ["HOURS", "Batch", "Scored", "fleet_edges", "forward", "prepare", "train"]
@@ -107,11 +108,13 @@ class Scored:
 
 
 def forward(
-    b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig, plateaus: tuple[np.ndarray, ...]
-) -> Scored:
+    b: Batch, a: dict, params: list[np.ndarray], cfg: ModelConfig,
+    plateaus: tuple[np.ndarray, ...], priors: Priors | None = None,
+) -> Scored:  # fmt: skip
     """Score every row with the state before the batch (weights, statistics, threshold).
 
-    `plateaus` = (fleet_edges(run_hi), fleet_edges(run_lo)), cached by the caller.
+    `plateaus` = (fleet_edges(run_hi), fleet_edges(run_lo)), cached by the caller; `priors`
+    the fleet's statistics a young device's estimates are shrunk towards (federated modes).
     """
     rslot, f = b.rslot, b.x.shape[1]
     mean = a["mean"][rslot]
@@ -134,7 +137,14 @@ def forward(
     cell = rslot[:, None] * (f * HOURS) + chan_hour  # flat index of (slot, channel, hour)
     n_h = a["n_rvar_h"].reshape(-1).take(cell)
     rvar_h = a["rvar_h"].reshape(-1).take(cell)
-    rvar = (n_h * rvar_h + cfg.cell_prior * a["rvar"][rslot]) / (n_h + cfg.cell_prior)
+    fallback = a["rvar"][rslot]
+    if priors is not None:  # the fleet's variance of the hour (raw units), in this device's units
+        fleet_rvar = priors.rvar_h.reshape(-1).take(chan_hour) / np.square(sd)
+        lean = np.where(np.isfinite(fleet_rvar), cfg.prior_rows, 0.0)  # no device has it: none
+        fleet_rvar = np.where(np.isfinite(fleet_rvar), fleet_rvar, 0.0)
+        n_dev = np.maximum(a["n_obs"][rslot], 1.0)
+        fallback = (n_dev * fallback + lean * fleet_rvar) / (n_dev + lean)
+    rvar = (n_h * rvar_h + cfg.cell_prior * fallback) / (n_h + cfg.cell_prior)
     rvar = np.maximum(rvar, np.square(0.5 * q / sd))
     # a time-of-day cell's rate, shrunk towards the channel's rate while it has few trials
     # towards the larger of the device's channel rate and the fleet's rate for that hour (a
@@ -144,6 +154,8 @@ def forward(
     prior = a["p_same_all"][rslot]
     if cfg.pool_fleet:
         prior = np.maximum(prior, fleet.reshape(-1).take(chan_hour))
+    if priors is not None:
+        prior = np.maximum(prior, priors.p_same.reshape(-1).take(chan_hour))
     n_cell = a["n_same"].reshape(-1).take(cell)
     p_cell = a["p_same"].reshape(-1).take(cell)
     p_same = (n_cell * p_cell + cfg.cell_prior * prior) / (n_cell + cfg.cell_prior)
@@ -155,14 +167,22 @@ def forward(
     sticky = (a["p_same_all"][rslot] >= cfg.sticky) | cfg.range_edges
     edge |= sticky & ((b.x == a["hi"][rslot]) | (b.x == a["lo"][rslot]))
     p_same = np.where(edge, 1.0, p_same)
+    p_miss = a["p_miss"][rslot]
+    if priors is not None:
+        n_rows = a["seen"][rslot][:, None]
+        p_miss = (n_rows * p_miss + cfg.prior_rows * priors.p_miss) / (n_rows + cfg.prior_rows)
     comp = sc.components(
-        resid, rvar, y, cfg.level_k, np.maximum(b.run_same - cfg.stuck_min_run, 0), p_same, b.run_miss, a["p_miss"][rslot],
+        resid, rvar, y, cfg.level_k, np.maximum(b.run_same - cfg.stuck_min_run, 0), p_same, b.run_miss, p_miss,
         b.valid, (1.0, cfg.level_weight, cfg.stuck_weight, cfg.missing_weight),
     )  # fmt: skip
     # each channel's evidence in units of its own recent q-quantile: a heavy-tailed channel
     # (light switching on) does not drown a quiet one, and all share one threshold
     qc = a["qc"][rslot]
-    warm = b.seen < cfg.warmup
+    if priors is not None:  # shrunk in log space towards the fleet's while the histogram is young
+        mass = np.where(np.isfinite(qc), a["hist"][rslot].sum(axis=-1), 0.0)
+        own = np.log(np.where(np.isfinite(qc), qc, 1.0))
+        qc = np.exp((mass * own + cfg.prior_rows * priors.log_qc) / (mass + cfg.prior_rows))
+    warm = b.seen < (cfg.warmup if priors is None else min(cfg.warmup, cfg.warmup_with_prior))
     thr = np.where(warm, np.inf, cfg.threshold_factor).astype(np.float32)
     # after an abnormal reading a channel is also judged against its slow baseline, whichever is
     # less surprising: the first healthy reading after a fault is near the baseline, not near

@@ -11,10 +11,11 @@ import numpy as np
 from flead.model import network as nn
 from flead.model.config import ModelConfig
 from flead.model.features import TIME_FEATURES
+from flead.model.priors import prior_shapes
 
 __all__ = ["SPEC_FORMAT", "ModelSpec", "SpecMismatch", "TensorSpec"]
 
-SPEC_FORMAT = 1  # bump when the meaning of the tensors changes
+SPEC_FORMAT = 2  # bump when the meaning of the tensors changes
 
 
 class TensorSpec(NamedTuple):
@@ -71,15 +72,19 @@ class ModelSpec:
         return n - 2 if self.personal_head else n
 
     def tensors(self) -> tuple[TensorSpec, ...]:
-        """The federated tensors, in order: the shared layers' W and b."""
+        """The federated tensors, in order: the shared layers' W and b, then the fleet priors
+        (`flead.model.priors`: the detection statistics a young device leans on)."""
         shapes = nn.layer_shapes(self.sizes)[: self.n_shared]
-        return tuple(
+        net = tuple(
             TensorSpec(f"net.{i // 2}.{'wb'[i % 2]}", tuple(s)) for i, s in enumerate(shapes)
         )
+        return net + tuple(TensorSpec(n, s) for n, s in prior_shapes(len(self.features)))
 
     def initial_tensors(self) -> list[np.ndarray]:
-        """Version 0 of the federated tensors: the shared part of the seeded initial network."""
-        return self.init_params()[: self.n_shared]
+        """Version 0: the shared part of the seeded initial network and neutral priors (a bank
+        ignores the priors of version 0: nobody has learned anything yet)."""
+        priors = [np.zeros(s, np.float32) for _, s in prior_shapes(len(self.features))]
+        return self.init_params()[: self.n_shared] + priors
 
     def to_meta(self) -> dict[str, Any]:
         """JSON form (wire metadata and registry documents)."""

@@ -106,9 +106,9 @@ def test_stale_steps_are_taken_against_their_own_base() -> None:
         (up("x", 0.1, base=5), "stale", "base_version"),
         (up("x", 0.1, samples=0), "samples", "samples"),
         (up("x", 1e6), "norm", "weights"),
-        (Update("x", "t", 1, 0, [np.zeros((2, 5), np.float32), np.zeros(2, np.float32)]),
+        (Update("x", "t", 1, 0, [np.zeros((2, 5), np.float32), *up("x", 0.1).tensors[1:]]),
          "shape", "weights[0]"),
-        (Update("x", "t", 1, 0, [np.full(SHAPES[0], np.nan, np.float32), np.zeros(2, np.float32)]),
+        (Update("x", "t", 1, 0, [np.full(SHAPES[0], np.nan, np.float32), *up("x", 0.1).tensors[1:]]),
          "non_finite", "weights[0]"),
     ],
 )  # fmt: skip

@@ -19,7 +19,9 @@ def _feed(bank: DeviceBank, dev: np.ndarray, t: np.ndarray, v: np.ndarray) -> No
 
 
 def _version(bank: DeviceBank, tensors: list[np.ndarray], number: int) -> ModelVersion:
-    return ModelVersion(bank.spec, number, tuple(tensors))
+    """A version with these network tensors and neutral fleet priors."""
+    priors = bank.spec.initial_tensors()[len(tensors) :]
+    return ModelVersion(bank.spec, number, (*tensors, *priors))
 
 
 def _const(bank: DeviceBank, value: float) -> list[np.ndarray]:
@@ -124,7 +126,7 @@ def test_global_weights_are_the_init_then_the_adopted_model() -> None:
     bank = DeviceBank(FEATURES, seed=3)
     init = bank.global_weights()
     assert [w.shape for w in init] == bank.global_shapes()
-    for a, b in zip(init, bank.spec.initial_tensors(), strict=True):
+    for a, b in zip(init, bank.spec.initial_tensors()[: len(init)], strict=True):
         np.testing.assert_array_equal(a, b)
     bank.add("a")
     np.testing.assert_array_equal(bank.state.weights[0][bank.state.slot["a"]], init[0])
@@ -197,3 +199,29 @@ def test_import_rejects_foreign_or_corrupt_blobs() -> None:
     broken[len(broken) // 2] ^= 0xFF
     with pytest.raises(WireError, match="checksum"):
         bank.import_state("1", bytes(broken))
+
+
+def _newcomer_alarms(use_priors: bool) -> np.ndarray:
+    """Alarms of a device that joins a bank after it adopted a version carrying the fleet's
+    statistics (learned by 4 other devices over 3000 rows); a spike hits its 200th row."""
+    dev, t, v = stream(devices=4, rows=3000, seed=5)
+    fleet = DeviceBank(FEATURES, seed=0)
+    _feed(fleet, dev, t, v)
+    tensors = fleet.weighted_shared(fleet.devices(), np.full(4, 0.25))
+    bank = DeviceBank(FEATURES, ModelConfig(use_priors=use_priors), seed=0)
+    bank.adopt(ModelVersion(bank.spec, 1, tuple(tensors)))
+    dev2, t2, v2 = stream(devices=1, rows=400, seed=9)
+    v2 = v2.copy()
+    v2[200, 0] += 8.0
+    parts = [bank.process(dev2[s], t2[s], v2[s]) for s in batches(len(dev2), 50)]
+    return np.concatenate([p.anomaly for p in parts])
+
+
+def test_a_newcomer_is_served_from_the_fleet_priors() -> None:
+    """With the fleet's priors a new device is scored after a short warm-up (its residual
+    variance, repeat and gap rates and score scale lean on the fleet's): the spike on its
+    200th reading is caught; without them the device is still warming up and flags nothing."""
+    with_priors = _newcomer_alarms(True)
+    assert with_priors[200]
+    assert with_priors[120:].sum() <= 3  # and the priors do not make it jumpy
+    assert not _newcomer_alarms(False).any()

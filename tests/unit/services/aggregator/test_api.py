@@ -8,7 +8,15 @@ from fastapi.testclient import TestClient
 
 from flead.federation import ModelVersion, Update, bundle_blob
 from flead.wire import decode_arrays
-from tests.unit.services.aggregator.helpers import SPEC, auth, blob, make_app, token, weights
+from tests.unit.services.aggregator.helpers import (
+    SHAPES,
+    SPEC,
+    auth,
+    blob,
+    make_app,
+    token,
+    weights,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -51,8 +59,8 @@ def test_writes_refused_when_no_token_configured() -> None:
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (blob(w=[np.full((5, 2), np.nan, np.float32), np.zeros(2, np.float32)]), "non_finite"),
-        (blob(w=[np.zeros((2, 5), np.float32), np.zeros(2, np.float32)]), "shape"),
+        (blob(w=[np.full(SHAPES[0], np.nan, np.float32), *weights()[1:]]), "non_finite"),
+        (blob(w=[np.zeros((2, 5), np.float32), *weights()[1:]]), "shape"),
         (blob(w=weights(1e6)), "norm"),
         (blob(base=7), "stale"),
         (blob(samples=0), "samples"),
