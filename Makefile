@@ -23,12 +23,16 @@ lint: venv ## ruff and mypy
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
+kube-score: venv ## kube-score (built from its Go module on first use) on the rendered chart: fails on any CRITICAL not explained in deploy/kube_score.py
+	$(PY) -m deploy.kube_score
+
 test-unit: venv ## pure unit tests, no server needed
 	.venv/bin/pytest -m unit
 
 test: venv ## everything: lint, start the test bed (real node included), all tests (cluster-e2e included), stop the bed
 	$(MAKE) lint
 	./testbed/up.sh
+	. .testbed/env && $(MAKE) kube-score
 	status=0; .venv/bin/pytest || status=$$?; ./testbed/down.sh; exit $$status
 
 test-e2e: venv ## the chart end to end on the bed's real node: builds and loads the images; leaves the bed up
@@ -72,4 +76,4 @@ manifests: venv ## regenerate values.schema.json and manifests/ from the chart (
 	$(PY) -m deploy.values_schema
 	$(PY) -m deploy.manifests
 
-.PHONY: images images-load images-smoke dashboards manifests help venv demo lint test-unit test test-e2e testbed testbed-down testbed-status up down operator bench
+.PHONY: images images-load images-smoke dashboards manifests help venv demo lint kube-score test-unit test test-e2e testbed testbed-down testbed-status up down operator bench

@@ -23,6 +23,7 @@ ALL_ON = [
 ]  # fmt: skip
 NAMESPACED_KINDS = (
     "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,roles,rolebindings,"
+    "networkpolicies,"
     "servicemonitors.monitoring.coreos.com,podmonitors.monitoring.coreos.com,"
     "prometheusrules.monitoring.coreos.com"
 )
@@ -89,7 +90,8 @@ def _wait_running(bed: Bed, namespace: str, component: str, timeout: float = 120
 
 @pytest.mark.usefixtures("monitoring_crds")
 def test_install_upgrade_uninstall(bed: Bed, namespace: str) -> None:
-    """helm install creates every object and the pods run on KWOK nodes; upgrade keeps the token;
+    """helm install creates every object (no shared token by default) and the pods run on KWOK
+    nodes; an upgrade to the static mode generates the token, the next upgrade keeps it;
     uninstall leaves nothing but the CRD."""
     release = "fl" + namespace.rsplit("-", 1)[-1]
     bed.helm("install", release, str(CHART), "-n", namespace, *ALL_ON)
@@ -107,6 +109,10 @@ def test_install_upgrade_uninstall(bed: Bed, namespace: str) -> None:
             _wait_running(bed, namespace, component)
 
         secret = bed.get_json("secret", f"{release}-flead-credentials", "-n", namespace)
+        assert "FLEAD_AGGREGATOR_TOKEN" not in secret["data"]  # ServiceAccount tokens instead
+        static = ("--set", "aggregator.auth.mode=static")
+        bed.helm("upgrade", release, str(CHART), "-n", namespace, *ALL_ON, *static)
+        secret = bed.get_json("secret", f"{release}-flead-credentials", "-n", namespace)
         token = base64.b64decode(secret["data"]["FLEAD_AGGREGATOR_TOKEN"]).decode()
         assert len(token) == 48
         bed.helm(
@@ -116,6 +122,7 @@ def test_install_upgrade_uninstall(bed: Bed, namespace: str) -> None:
             "-n",
             namespace,
             *ALL_ON,
+            *static,
             "--set",
             "config.logLevel=DEBUG",
         )

@@ -46,14 +46,15 @@ def _peers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def test_on_by_default_one_per_component() -> None:
-    """Aggregator, trainers, operator and the dev Kafka and MongoDB get a policy; the producer
-    too when enabled; networkPolicy.enabled=false renders none."""
+    """Aggregator, trainers, operator, the helm test pod and the dev Kafka and MongoDB get a
+    policy; the producer too when enabled; networkPolicy.enabled=false renders none."""
     assert set(_policies(helm_template())) == {
         "aggregator",
         "trainers",
         "operator",
         "kafka",
         "mongodb",
+        "test",
     }
     with_producer = helm_template(set_values=["producer.enabled=true"])
     assert "producer" in _policies(with_producer)
@@ -62,14 +63,15 @@ def test_on_by_default_one_per_component() -> None:
         set_values=["kafka.enabled=false", "externalKafka.bootstrapServers=k:9092",
                     "mongodb.enabled=false", "externalMongodb.uri=mongodb://m/flead"]
     )  # fmt: skip
-    assert set(_policies(external)) == {"aggregator", "trainers", "operator"}
+    assert set(_policies(external)) == {"aggregator", "trainers", "operator", "test"}
 
 
 def test_every_policy_selects_its_workload() -> None:
     """Each podSelector selects the pods of the workload it is named after (the trainers' the
     labels the operator gives them)."""
     docs = helm_template(set_values=["producer.enabled=true"])
-    pods = {**_pod_labels(docs), "trainers": TRAINER_POD}
+    (test_pod,) = by_kind(docs, "Pod")
+    pods = {**_pod_labels(docs), "trainers": TRAINER_POD, "test": test_pod["metadata"]["labels"]}
     for name, spec in _policies(docs).items():
         assert _selects(spec["podSelector"], pods[name]), name
         others = [
