@@ -179,6 +179,12 @@ build_node() {
   pack_scratch_image "$NODE_DIR/bin/probe" "$PROBE_IMAGE" "$NODE_DIR/probe-image.tar"
 }
 
+# NetworkPolicy enforcement on the real node: kube-router (firewall only) from its module.
+build_netpol() {
+  go_wrapper netpol "$NETPOL_DIR" "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@v$KUBE_ROUTER_VERSION" \
+    kube-router "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v$KUBE_ROUTER_VERSION"
+}
+
 # Cluster DNS for the real node's pods: CoreDNS from testbed/node/coredns/main.go
 # (only the plugins the bed uses) in a wrapper module requiring that release.
 build_coredns() {
@@ -265,6 +271,7 @@ verify_node() {
     "$NODE_DIR/bin/kube-proxy" --version | grep -qx "Kubernetes v$K8S_VERSION" &&
     tar -tf "$NODE_DIR/pause-image.tar" manifest.json && tar -tf "$NODE_DIR/probe-image.tar" manifest.json
 }
+verify_netpol() { "$NETPOL_DIR/bin/kube-router" --version 2>&1 | grep -q "version v$KUBE_ROUTER_VERSION,"; }
 verify_coredns() { "$COREDNS_DIR/bin/coredns" -version | grep -q "CoreDNS-$COREDNS_VERSION"; }
 verify_crds() { (($(find "$CRDS_DIR" -name '*.yaml' | wc -l) == 3)); }
 
@@ -272,7 +279,8 @@ dir_of() {
   case "$1" in
     k8s) echo "$K8S_DIR" ;; etcd) echo "$ETCD_DIR" ;; kwok) echo "$KWOK_DIR" ;;
     ferretdb) echo "$FERRETDB_DIR" ;; helm) echo "$HELM_DIR" ;; kafka) echo "$KAFKA_DIR" ;;
-    crds) echo "$CRDS_DIR" ;; node) echo "$NODE_DIR" ;; coredns) echo "$COREDNS_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
+    crds) echo "$CRDS_DIR" ;; node) echo "$NODE_DIR" ;; coredns) echo "$COREDNS_DIR" ;;
+    netpol) echo "$NETPOL_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
   esac
 }
 
@@ -307,7 +315,7 @@ build_one() {
 }
 
 ALL_COMPONENTS=(kafka ferretdb helm kwok etcd crds k8s)
-if node_enabled; then ALL_COMPONENTS+=(node coredns); fi
+if node_enabled; then ALL_COMPONENTS+=(node coredns netpol); fi
 
 check() {
   local c missing=()

@@ -37,7 +37,7 @@ main() {
   local t0
   t0=$(now)
   ensure_node_packages
-  "$TESTBED_DIR/build.sh" node coredns
+  "$TESTBED_DIR/build.sh" node coredns netpol
   start_node
   mkdir -p "$STATE/timings"
   elapsed "$t0" >"$STATE/timings/node"

@@ -34,6 +34,7 @@ KAFKA_DIR="$CACHE/kafka-$KAFKA_SCALA_VERSION-$KAFKA_VERSION-log4j-$LOG4J_VERSION
 CRDS_DIR="$CACHE/prometheus-operator-crds-v$PROMETHEUS_OPERATOR_VERSION"
 NODE_DIR="$CACHE/node-k8s-v$K8S_VERSION" # kubelet, kube-proxy, the sandbox image
 COREDNS_DIR="$CACHE/coredns-v$COREDNS_VERSION"
+NETPOL_DIR="$CACHE/kube-router-v$KUBE_ROUTER_VERSION" # the real node's NetworkPolicy controller
 PAUSE_IMAGE="localhost/flead-testbed/pause:1"
 PROBE_IMAGE="localhost/flead-testbed/probe:1" # the node smoke tests' network probe
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034
 # The test bed's real node: containerd + runc (Debian), a bridge CNI, kubelet and
-# kube-proxy (built like the control plane), CoreDNS for cluster names, and
-# forwarders so pods reach the bed's FerretDB and Prometheus on the node IP.
+# kube-proxy (built like the control plane), CoreDNS for cluster names, kube-router's
+# firewall enforcing NetworkPolicies, and forwarders so pods reach the bed's FerretDB
+# and Prometheus on the node IP.
 # Sourced after common.sh and components.sh. Only workloads that tolerate the
 # taint below (and select the label) land on it; KWOK does not manage it (no
 # kwok.x-k8s.io/node annotation).
@@ -16,6 +17,9 @@ KUBELET_PORT=10250
 KUBELET_HEALTHZ_PORT=10248
 KUBE_PROXY_HEALTHZ_PORT=10256
 KUBE_PROXY_METRICS_PORT=10249
+NETPOL_HEALTH_PORT=20244
+SERVICE_CIDR=10.0.0.0/24 # the apiserver's --service-cluster-ip-range
+IPT_MANGLE_GUARD=FLEAD-TESTBED-EGRESS
 COREDNS_HEALTH_PORT=18180
 COREDNS_READY_PORT=18181
 NODE_DIR_STATE="$STATE/node"
@@ -270,6 +274,41 @@ EOF
 
 healthy_kube_proxy() { pid_alive kube-proxy && http_ok "http://127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT/healthz"; }
 
+# ---------------------------------------------------------------- NetworkPolicy
+# kube-router with only its firewall (no routing, service proxy or CNI) enforces the
+# NetworkPolicies of the node's pods with iptables + ipset. Its FORWARD jump goes first and
+# ACCEPTs what complies, so the pods' egress guard is repeated in the mangle table (before
+# filter): nothing leaves this machine whatever the order in filter.
+start_network_policy() {
+  iptables -t mangle -N "$IPT_MANGLE_GUARD" &&
+    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -d "$POD_CIDR" -j RETURN &&
+    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -m addrtype --dst-type LOCAL -j RETURN &&
+    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -j DROP &&
+    iptables -t mangle -I FORWARD 1 -j "$IPT_MANGLE_GUARD" ||
+    fail kube-router "iptables -t mangle (testbed/lib/node.sh start_network_policy)" "" "cannot set up the egress guard"
+  daemon kube-router "$NETPOL_DIR/bin/kube-router" --run-firewall=true --run-router=false \
+    --run-service-proxy=false --enable-cni=false --enable-pod-egress=false \
+    "--kubeconfig=$STATE/kubeconfig" "--hostname-override=$NODE_NAME" \
+    "--service-cluster-ip-range=$SERVICE_CIDR" "--health-port=$NETPOL_HEALTH_PORT" --metrics-port=0 --v=1
+  wait_ready kube-router 60 "http://127.0.0.1:$NETPOL_HEALTH_PORT/healthz" healthy_network_policy
+}
+
+healthy_network_policy() { pid_alive kube-router && http_ok "http://127.0.0.1:$NETPOL_HEALTH_PORT/healthz"; }
+
+# stop_network_policy STATE_DIR: the controller, then its chains and ipsets, then the guard.
+stop_network_policy() {
+  local state="$1" pid
+  if pid="$(owned_pid "$state/pids/kube-router.pid" "$state")"; then stop_pid kube-router "$pid"; fi
+  if [[ -x "$NETPOL_DIR/bin/kube-router" ]] && command -v iptables >/dev/null; then
+    "$NETPOL_DIR/bin/kube-router" --cleanup-config >/dev/null 2>&1 || true
+  fi
+  command -v iptables >/dev/null || return 0
+  while iptables -t mangle -D FORWARD -j "$IPT_MANGLE_GUARD" 2>/dev/null; do :; done
+  iptables -t mangle -F "$IPT_MANGLE_GUARD" 2>/dev/null || true
+  iptables -t mangle -X "$IPT_MANGLE_GUARD" 2>/dev/null || true
+  rm -f "$state/pids/kube-router.pid"
+}
+
 # ---------------------------------------------------------------- kubelet
 start_kubelet() {
   local ip="$1" dir="$NODE_DIR_STATE/kubelet"
@@ -372,19 +411,22 @@ start_node() {
   start_node_proxy node-proxy-prometheus "$ip" "$PROMETHEUS_PORT" &
   local p2=$!
   start_kubelet "$ip"
+  start_network_policy # needs the Node object the kubelet registered
   wait "$dns" && wait "$proxy" && wait "$p1" && wait "$p2" || exit 1
   # kube-proxy inserted its jumps above ours: the guards go first again.
   iptables_guard_first >"$log" 2>&1 || fail node "iptables -I FORWARD/INPUT 1 (testbed/lib/node.sh)" "$log" "cannot put the pod network guard first"
 }
 
 healthy_node() {
-  healthy_containerd && healthy_coredns && healthy_kube_proxy && healthy_kubelet && healthy_node_proxies
+  healthy_containerd && healthy_coredns && healthy_kube_proxy && healthy_kubelet && healthy_node_proxies &&
+    healthy_network_policy
 }
 
 # stop_node STATE_DIR: kubelet first, then every container (killed), their network
 # namespaces and mounts, the other node processes, the iptables rules, the bridge.
 stop_node() {
   local state="$1" name pid
+  stop_network_policy "$state"
   if pid="$(owned_pid "$state/pids/kubelet.pid" "$state")"; then
     stop_pid kubelet "$pid"
     # A Node object outlives its kubelet and stays "Ready" for a while: remove it (its pods

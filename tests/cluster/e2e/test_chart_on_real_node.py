@@ -19,6 +19,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ import pytest
 
 from tests.support.testbed import (
     REPO,
+    STATE,
     kubectl,
     real_node_placement,
     require_real_node,
@@ -358,8 +360,15 @@ def test_trainers_federate_under_their_own_identities(release: Release) -> None:
 
 
 INTRUDER = """
-import httpx, numpy as np
+import socket, time, httpx, numpy as np
 from flead.federation import Update
+host, port = URL.split("//")[1].split(":")
+for _ in range(30):  # a new pod's address reaches the policy controller's sets within moments
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+        break
+    except OSError:
+        time.sleep(1)
 blob = Update("intruder-1", "1", 10, 0, [np.zeros(2, np.float32)]).to_blob()
 tokens = {
     "projected": "/var/run/secrets/flead.io/aggregator/token",
@@ -374,6 +383,9 @@ for name, path in tokens.items():
 """
 
 
+TRAINER_LIKE = {"app.kubernetes.io/component": "trainer", "app.kubernetes.io/part-of": "flead"}
+
+
 def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) -> None:
     """Proves a pod on the real node running as a ServiceAccount the operator did not make
     gets 403 with a valid flead-aggregator token (for updates and the model) and 401 with its
@@ -385,7 +397,9 @@ def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) ->
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "intruder"},
+        # Labelled like a trainer, so the NetworkPolicies let it reach the aggregator: the
+        # refusal below is the identity check's, not the network's.
+        "metadata": {"name": "intruder", "labels": TRAINER_LIKE},
         "spec": {
             "serviceAccountName": "intruder",
             "restartPolicy": "Never",
@@ -429,6 +443,86 @@ def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) ->
     metrics = _aggregator_metrics(ns)
     assert _metric(metrics, 'flead_auth_total{outcome="forbidden"}') >= 2
     assert _metric(metrics, 'flead_auth_total{outcome="unauthenticated"}') >= 2
+
+
+PROBE = """
+import socket, sys, time
+deadline = time.monotonic() + float(sys.argv[1])  # keep trying this long (new pods: see above)
+for target in sys.argv[2:]:
+    host, port = target.rsplit(":", 1)
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+            print(target, "open", flush=True)
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                print(target, "closed", type(exc).__name__, flush=True)
+                break
+            time.sleep(1)
+"""
+
+
+def _connect_from_pod(ns: str, name: str, labels: dict[str, str], targets: list[str]) -> dict:
+    """Which of `targets` (host:port) a pod with `labels` on the real node can connect to
+    within 20 s (a closed one is tried for all that time)."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": f"flead-trainer:{IMAGE_TAG}",
+                    "imagePullPolicy": "Never",
+                    "command": ["python", "-c", PROBE, "20", *targets],
+                    "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+                }
+            ],
+        },
+    }
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
+    try:
+        wait_until(
+            f"pod {name} to finish",
+            lambda: _json("get", "pod", name, "-n", ns)["status"].get("phase")
+            in ("Succeeded", "Failed"),
+            timeout=180,
+        )
+        lines = kubectl("logs", name, "-n", ns).stdout.splitlines()
+        return {line.split()[0]: line.split()[1] for line in lines if line.strip()}
+    finally:
+        kubectl("delete", "pod", name, "-n", ns, "--wait=true", check=False)
+
+
+def _enforcing() -> bool:
+    pid = STATE / "pids" / "kube-router.pid"
+    return pid.exists() and Path(f"/proc/{pid.read_text().strip()}").exists()
+
+
+def test_network_policies_fence_the_pods(release: Release) -> None:
+    """Proves the chart's NetworkPolicies hold on the real node (kube-router enforcing them):
+    a pod outside the policies reaches neither the aggregator (Service or pod IP) nor a
+    trainer's metrics port, while a pod labelled like a trainer reaches the aggregator, and
+    everything above (federation, scraping from the node) kept working under them."""
+    if not _enforcing():
+        pytest.skip("the real node enforces no NetworkPolicy (kube-router not running)")
+    ns = release.namespace
+    policies = {p["metadata"]["name"] for p in _json("get", "networkpolicy", "-n", ns)["items"]}
+    assert {f"{RELEASE}-flead-aggregator", f"{RELEASE}-flead-operator"} <= policies
+    aggregator = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
+    targets = [
+        f"{RELEASE}-flead-aggregator:8000",
+        f"{aggregator[0]['status']['podIP']}:8000",
+        f"{_trainer_pod_ips(ns)[0]}:9101",
+    ]
+    stranger = _connect_from_pod(ns, "stranger", {"app.kubernetes.io/name": "stranger"}, targets)
+    assert stranger == dict.fromkeys(targets, "closed"), stranger
+    trainer_like = _connect_from_pod(ns, "trainer-like", TRAINER_LIKE, targets[:2])
+    assert trainer_like == dict.fromkeys(targets[:2], "open"), trainer_like
 
 
 def test_anomalies_are_published(release: Release) -> None:
