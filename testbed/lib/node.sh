@@ -295,14 +295,24 @@ start_network_policy() {
 
 healthy_network_policy() { pid_alive kube-router && http_ok "http://127.0.0.1:$NETPOL_HEALTH_PORT/healthz"; }
 
-# stop_network_policy STATE_DIR: the controller, then its chains and ipsets, then the guard.
+# stop_network_policy STATE_DIR: the controller, then its chains and ipsets (its own
+# --cleanup-config leaves the top-level chains and then crashes in the IPVS part), then the guard.
 stop_network_policy() {
-  local state="$1" pid
+  local state="$1" pid rule chain set
   if pid="$(owned_pid "$state/pids/kube-router.pid" "$state")"; then stop_pid kube-router "$pid"; fi
-  if [[ -x "$NETPOL_DIR/bin/kube-router" ]] && command -v iptables >/dev/null; then
-    "$NETPOL_DIR/bin/kube-router" --cleanup-config >/dev/null 2>&1 || true
-  fi
   command -v iptables >/dev/null || return 0
+  iptables -S | grep -F -- '--comment "kube-router netpol' | sed 's/^-A /-D /' | while read -r rule; do
+    eval "iptables $rule" 2>/dev/null || true
+  done
+  for chain in $(iptables -S | awk '$1 == "-N" && $2 ~ /^KUBE-(ROUTER-|NWPLCY-|POD-FW-|SRC-|DST-)/ {print $2}'); do
+    iptables -F "$chain" 2>/dev/null || true
+  done
+  for chain in $(iptables -S | awk '$1 == "-N" && $2 ~ /^KUBE-(ROUTER-|NWPLCY-|POD-FW-|SRC-|DST-)/ {print $2}'); do
+    iptables -X "$chain" 2>/dev/null || true
+  done
+  if command -v ipset >/dev/null; then
+    for set in $(ipset list -n 2>/dev/null | grep '^KUBE-'); do ipset destroy "$set" 2>/dev/null || true; done
+  fi
   while iptables -t mangle -D FORWARD -j "$IPT_MANGLE_GUARD" 2>/dev/null; do :; done
   iptables -t mangle -F "$IPT_MANGLE_GUARD" 2>/dev/null || true
   iptables -t mangle -X "$IPT_MANGLE_GUARD" 2>/dev/null || true
