@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-SUITES = ("engine", "aggregation", "services", "operator_scale")
+SUITES = ("engine", "aggregation", "decode", "services", "operator_scale")
 
 
 def _run_suite(name: str) -> list[dict[str, Any]]:
