@@ -19,7 +19,7 @@ KUBE_PROXY_HEALTHZ_PORT=10256
 KUBE_PROXY_METRICS_PORT=10249
 NETPOL_HEALTH_PORT=20244
 SERVICE_CIDR=10.0.0.0/24 # the apiserver's --service-cluster-ip-range
-IPT_MANGLE_GUARD=FLEAD-TESTBED-EGRESS
+NFT_GUARD=flead-testbed-egress # nftables table of the egress guard while kube-router runs
 COREDNS_HEALTH_PORT=18180
 COREDNS_READY_PORT=18181
 NODE_DIR_STATE="$STATE/node"
@@ -48,7 +48,8 @@ ctr_node() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 # ensure_node_packages: Debian's containerd, runc, CNI plugins, iptables, conntrack, socat.
 ensure_node_packages() {
   local missing=() cmd
-  for cmd in containerd:containerd ctr:containerd runc:runc iptables:iptables conntrack:conntrack socat:socat; do
+  for cmd in containerd:containerd ctr:containerd runc:runc iptables:iptables conntrack:conntrack socat:socat \
+    ipset:ipset nft:nftables; do
     command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
   done
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback && -x /usr/lib/cni/portmap ]] ||
@@ -277,15 +278,21 @@ healthy_kube_proxy() { pid_alive kube-proxy && http_ok "http://127.0.0.1:$KUBE_P
 # ---------------------------------------------------------------- NetworkPolicy
 # kube-router with only its firewall (no routing, service proxy or CNI) enforces the
 # NetworkPolicies of the node's pods with iptables + ipset. Its FORWARD jump goes first and
-# ACCEPTs what complies, so the pods' egress guard is repeated in the mangle table (before
-# filter): nothing leaves this machine whatever the order in filter.
+# ACCEPTs what complies, so the pods' egress guard is repeated in an nftables forward chain
+# that runs before iptables' (priority -300): a pod's packet for anywhere but another pod is
+# rejected there at once, whatever the order in iptables (local destinations never reach the
+# forward hook).
 start_network_policy() {
-  iptables -t mangle -N "$IPT_MANGLE_GUARD" &&
-    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -d "$POD_CIDR" -j RETURN &&
-    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -m addrtype --dst-type LOCAL -j RETURN &&
-    iptables -t mangle -A "$IPT_MANGLE_GUARD" -s "$POD_CIDR" -j DROP &&
-    iptables -t mangle -I FORWARD 1 -j "$IPT_MANGLE_GUARD" ||
-    fail kube-router "iptables -t mangle (testbed/lib/node.sh start_network_policy)" "" "cannot set up the egress guard"
+  nft delete table ip "$NFT_GUARD" 2>/dev/null || true
+  nft -f - <<EOF || fail kube-router "nft -f (testbed/lib/node.sh start_network_policy)" "" "cannot set up the egress guard"
+table ip $NFT_GUARD {
+  chain forward {
+    type filter hook forward priority -300; policy accept;
+    ip saddr $POD_CIDR ip daddr $POD_CIDR return
+    ip saddr $POD_CIDR reject with icmp type net-prohibited
+  }
+}
+EOF
   daemon kube-router "$NETPOL_DIR/bin/kube-router" --run-firewall=true --run-router=false \
     --run-service-proxy=false --enable-cni=false --enable-pod-egress=false \
     "--kubeconfig=$STATE/kubeconfig" "--hostname-override=$NODE_NAME" \
@@ -313,9 +320,7 @@ stop_network_policy() {
   if command -v ipset >/dev/null; then
     for set in $(ipset list -n 2>/dev/null | grep '^KUBE-'); do ipset destroy "$set" 2>/dev/null || true; done
   fi
-  while iptables -t mangle -D FORWARD -j "$IPT_MANGLE_GUARD" 2>/dev/null; do :; done
-  iptables -t mangle -F "$IPT_MANGLE_GUARD" 2>/dev/null || true
-  iptables -t mangle -X "$IPT_MANGLE_GUARD" 2>/dev/null || true
+  if command -v nft >/dev/null; then nft delete table ip "$NFT_GUARD" 2>/dev/null || true; fi
   rm -f "$state/pids/kube-router.pid"
 }
 
