@@ -182,7 +182,7 @@ def undisturbed(
             rows = []
         after = _bed_pids()
         if rows and after == before and len(after) == 2:
-            note = "" if attempt == 1 else f" [run {attempt}: the bed restarted during run 1]"
+            note = "" if attempt == 1 else f" [run {attempt}: the bed restarted in the earlier]"
             return [{**r, "benchmark": r["benchmark"] + note} for r in rows]
         time.sleep(10.0)  # let the restarted component settle
     return [{**r, "benchmark": r["benchmark"] + " [bed disturbed in every run]"} for r in rows]
