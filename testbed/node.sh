@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test bed's real node on its own, while the rest of the bed is up
 # (testbed/up.sh starts and testbed/down.sh stops it with everything else):
-#   testbed/node.sh up       (re)start containerd, CoreDNS, kube-proxy, kubelet, forwarders
+#   testbed/node.sh up       (re)start containerd, CoreDNS, kube-proxy, kubelet, kube-router, forwarders
 #   testbed/node.sh down     stop them: containers, network namespaces, mounts, iptables rules
 #   testbed/node.sh status   exit 0 when every node component is healthy
 set -euo pipefail
