@@ -155,18 +155,15 @@ def token_expiry(token: str) -> float | None:
 
 
 def assigned_devices(configmap: Mapping[str, Any]) -> frozenset[str]:
-    """The device ids the operator assigned to a group (its device ConfigMap, paused ones left
-    out: a paused device is not served, so it sends no update)."""
+    """The device ids the operator assigned to a group: every entry of its device ConfigMap,
+    the paused ones on its partitions too (the trainer keeps their state, and an update it
+    built just before the pause must not be refused for ever while it is retried)."""
     raw = (configmap.get("data") or {}).get("devices.json", "")
     try:
         devices = json.loads(raw).get("devices", {}) if raw else {}
     except (ValueError, AttributeError):
         return frozenset()
-    if not isinstance(devices, dict):
-        return frozenset()
-    return frozenset(
-        d for d, entry in devices.items() if not (isinstance(entry, dict) and entry.get("paused"))
-    )
+    return frozenset(devices) if isinstance(devices, dict) else frozenset()
 
 
 def forbidden_update(identity: Identity, updates: Iterable[Update]) -> str | None:

@@ -194,11 +194,12 @@ def test_chart_rbac_allows_the_reviews_and_nothing_more(bed: Bed) -> None:
 def test_a_trainer_submits_for_its_own_group_and_reads_the_model(
     bed: Bed, client: TestClient
 ) -> None:
-    """Its partial aggregate (2 assigned devices: 3 is paused) and per-device updates of its
-    devices are accepted; it reads the global model; the review is cached."""
+    """Its partial aggregate (3 devices in its ConfigMap, 3 paused but still its own) and
+    per-device updates of its devices, the paused one too, are accepted; it reads the global
+    model; the review is cached."""
     token = mint(bed.ns, "flead-trainer-p0-3")
-    assert post(client, token, blob("p0-3", devices=2), "own-1").status_code == 202
-    assert post(client, token, _per_device("1", "2"), "own-2").status_code == 202
+    assert post(client, token, blob("p0-3", devices=3), "own-1").status_code == 202
+    assert post(client, token, _per_device("1", "2", "3"), "own-2").status_code == 202
     model = client.get("/api/global-model", headers={"Authorization": f"Bearer {token}"})
     assert model.status_code == 200
     authenticator = client.app.state.authenticator  # type: ignore[attr-defined]
@@ -208,13 +209,12 @@ def test_a_trainer_submits_for_its_own_group_and_reads_the_model(
 
 
 def test_updates_outside_the_group_are_403(bed: Bed, client: TestClient) -> None:
-    """Another group's device, a paused device, more devices than assigned, posing as another
-    group: 403 not_assigned with the identity's group in the message."""
+    """Another group's device, more devices than assigned, posing as another group: 403
+    not_assigned with the identity's group in the message."""
     token = mint(bed.ns, "flead-trainer-p0-3")
     cases = {
         "other-device": _per_device("5"),
-        "paused-device": _per_device("3"),
-        "too-many": blob("p0-3", devices=3),
+        "too-many": blob("p0-3", devices=4),
         "other-group": blob("p4-7", devices=1),
         "other-via": _per_device("1", via="p4-7"),
     }

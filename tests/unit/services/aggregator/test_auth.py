@@ -63,10 +63,11 @@ def test_token_expiry_is_read_without_trusting_the_token() -> None:
     assert token_expiry("a.!!!.c") is None
 
 
-def test_assigned_devices_leave_paused_ones_out() -> None:
-    """The group ConfigMap's devices, minus the paused ones; a broken document assigns nothing."""
+def test_assigned_devices_are_the_group_configmaps() -> None:
+    """Every device of the group ConfigMap, paused ones included (their trainer keeps their
+    state); a broken document assigns nothing."""
     doc = {"version": 1, "devices": {"1": {"paused": False}, "2": {"paused": True}, "3": {}}}
-    assert assigned_devices({"data": {"devices.json": json.dumps(doc)}}) == {"1", "3"}
+    assert assigned_devices({"data": {"devices.json": json.dumps(doc)}}) == {"1", "2", "3"}
     assert assigned_devices({"data": {"devices.json": "{"}}) == frozenset()
     assert assigned_devices({}) == frozenset()
 
