@@ -543,6 +543,7 @@ def schema() -> Node:
             "tests": obj(
                 {
                     "enabled": b("render the helm test pod"),
+                    "readyWithinSeconds": i("how long the helm test waits for /readyz", minimum=1),
                     "resources": {"$ref": "#/definitions/resources"},
                 },
                 "helm test",
