@@ -262,6 +262,16 @@ def assert_each_offset_once(b: Bed, end: dict[int, int]) -> None:
     assert max(counts.values()) == 1, f"duplicated: {[k for k, v in counts.items() if v > 1][:5]}"
 
 
+def close_last_round(b: Bed, url: str) -> dict[str, int]:
+    """Aggregate what is pending, then check every accepted update is in exactly one version
+    (and that some were accepted); returns {accepted, versions}."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(f"{url}/api/aggregate", headers=auth, timeout=30).raise_for_status()
+    registry = assert_each_update_in_one_version(b)
+    assert registry["accepted"] > 0
+    return registry
+
+
 def assert_each_update_in_one_version(b: Bed) -> dict[str, int]:
     """Every update the aggregator accepted (stored) and did not drop is in exactly one
     registry version's lineage, and no version holds an update it never accepted; returns

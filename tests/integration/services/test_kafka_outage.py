@@ -13,14 +13,12 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-import httpx
 import pytest
 
 from tests.integration.services.conftest import (
-    TOKEN,
     Bed,
     assert_each_offset_once,
-    assert_each_update_in_one_version,
+    close_last_round,
     committed_offsets,
     free_port,
     handled,
@@ -100,10 +98,7 @@ def test_kafka_killed_and_restarted_everything_reconnects_exactly_once(
 
     trainer.terminate()
     assert trainer.wait(30) == 0, bed.log("trainer")
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    httpx.post(f"{url}/api/aggregate", headers=auth, timeout=30).raise_for_status()
-    registry = assert_each_update_in_one_version(bed)
-    assert registry["accepted"] > 0
+    registry = close_last_round(bed, url)
     aggregator.terminate()
     assert aggregator.wait(30) == 0
     print(

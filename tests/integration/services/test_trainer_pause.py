@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from tests.integration.services.conftest import (
-    TOKEN,
     Bed,
     assert_each_offset_once,
-    assert_each_update_in_one_version,
+    close_last_round,
     committed_offsets,
     free_port,
     handled,
@@ -119,10 +118,7 @@ def test_trainer_sigstop_30s_then_sigcont(bed: Bed) -> None:
     for name, proc in (("trainer-a", trainer_a), ("trainer-b", trainer_b)):
         proc.terminate()
         assert proc.wait(30) == 0, bed.log(name)
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    httpx.post(f"{url}/api/aggregate", headers=auth, timeout=30).raise_for_status()
-    registry = assert_each_update_in_one_version(bed)
-    assert registry["accepted"] > 0
+    registry = close_last_round(bed, url)
     aggregator.terminate()
     assert aggregator.wait(30) == 0
     print(
