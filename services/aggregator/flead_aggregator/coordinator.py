@@ -22,6 +22,7 @@ from flead.federation import (
 from flead.logging import get_logger
 from flead.model import ModelSpec
 from flead_aggregator import metrics as m
+from flead_aggregator.group_commit import GroupCommit
 from flead_aggregator.settings import AggregatorSettings
 from flead_aggregator.store import ModelRecord, Store, StoreUnavailable
 from flead_aggregator.versions import observe_round, record_of
@@ -70,6 +71,8 @@ class Coordinator:
         self._down: str | None = None  # why the store counts as down; None while it answers
         self._down_since: float | None = None
         self._generation = 0  # bumped by every (re)load of the strategy from the store
+        # concurrent requests' updates share one insert: durable together, acknowledged together
+        self._updates: GroupCommit[Update, bool] = GroupCommit(self._put_updates)
         m.DEPENDENCY_UP.labels("mongodb").set(1)
 
     @property
@@ -254,11 +257,12 @@ class Coordinator:
         if not updates:
             return []
         self._writable()
-        return [
-            u
-            for u in updates
-            if self._durably("update write", functools.partial(self.store.put_update, u))
-        ]
+        stored = self._durably("update write", functools.partial(self._updates.submit, updates))
+        return [u for u, new in zip(updates, stored, strict=True) if new]
+
+    def _put_updates(self, updates: list[Update]) -> list[bool]:
+        m.UPDATE_WRITE_BATCH.observe(len(updates))
+        return self.store.put_updates(updates)
 
     def _durably(self, what: str, write: Callable[[], Any]) -> Any:
         """One store write; a store outage marks it down and refuses the request (Unavailable)."""

@@ -18,6 +18,7 @@ __all__ = [
     "ROUND_PARTICIPANTS",
     "STALENESS",
     "UPDATES",
+    "UPDATE_WRITE_BATCH",
 ]
 
 UPDATES = Counter("flead_updates", "Local updates received, by outcome", ["outcome"])
@@ -27,6 +28,11 @@ STALENESS = Histogram(
     "flead_update_staleness_versions",
     "Global versions between an accepted update's base and the current model",
     buckets=(0, 1, 2, 3, 5, 8, 13),
+)
+UPDATE_WRITE_BATCH = Histogram(
+    "flead_update_write_batch",
+    "Updates made durable by one store write (concurrent requests share it: group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
 AGGREGATION_DURATION = Histogram(
     "flead_aggregation_duration_seconds", "Time to combine a round's updates and store the version"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from flead.federation import ModelVersion, Update
 from flead.mongo import open_database, transient
@@ -20,6 +20,7 @@ from flead_aggregator.store import Evaluation, ModelRecord, StoreUnavailable
 __all__ = ["MongoStore", "finite"]
 
 _SUMMARY = {"blob": 0}
+DUPLICATE_KEY = 11000  # MongoDB's error code for an _id that exists
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -53,9 +54,8 @@ def finite(value: Any) -> Any:
 
 
 class MongoStore:
-    """Collections `models` (_id = version), `registry` (_id "current"), `updates` (_id = id) and
-    `update_blobs` (weights of pending updates; deleted once aggregated, so FerretDB's scans of
-    it stay short).
+    """Collections `models` (_id = version), `registry` (_id "current") and `updates` (_id = id;
+    one document per accepted update, its weights kept only until it is aggregated).
     """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
@@ -64,7 +64,6 @@ class MongoStore:
         self.models = self.db["models"]
         self.registry = self.db["registry"]
         self.updates = self.db["updates"]
-        self.blobs = self.db["update_blobs"]  # weights of pending updates only (kept small)
         self._models: OrderedDict[int, ModelRecord] = OrderedDict()
 
     @_outage
@@ -133,71 +132,64 @@ class MongoStore:
         return [{k: v for k, v in d.items() if k != "_id"} for d in cursor]
 
     @_outage
-    def has_update(self, update_id: str) -> bool:
-        """Whether this id was ever accepted."""
-        return self.updates.find_one({"_id": update_id}, {"_id": 1}) is not None
-
-    @_outage
-    def put_update(self, record: Update) -> bool:
-        """Durably store an accepted update (acknowledged write); False if the id exists."""
-        doc = {
-            "_id": record.update_id,
-            "device": record.sender,
-            "devices": record.devices,
-            "via": record.via,
-            "samples": record.samples,
-            "base_version": record.base_version,
-            "loss": finite(record.loss),
-            "received_at": record.received_at,
-            "status": "pending",
-            "version": None,
-        }
-        blob = {"_id": record.update_id, "blob": Binary(encode_arrays(record.tensors, {}))}
+    def put_updates(self, updates: Sequence[Update]) -> list[bool]:
+        """Durably store accepted updates, weights included, in one acknowledged insert_many;
+        per update False when its id was stored before (a duplicate, nothing written)."""
+        docs = [
+            {
+                "_id": u.update_id,
+                "device": u.sender,
+                "devices": u.devices,
+                "via": u.via,
+                "samples": u.samples,
+                "base_version": u.base_version,
+                "loss": finite(u.loss),
+                "received_at": u.received_at,
+                "status": "pending",
+                "version": None,
+                "blob": Binary(encode_arrays(u.tensors, {})),
+            }
+            for u in updates
+        ]
+        stored = [True] * len(docs)
         try:
-            self.blobs.insert_one(blob)
-        except DuplicateKeyError:
-            if self.has_update(record.update_id):
-                return False
-            self.blobs.delete_one({"_id": record.update_id})  # left by a crash: replace it
-            self.blobs.insert_one(blob)
-        try:
-            self.updates.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+            self.updates.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            for e in errors:
+                stored[int(e["index"])] = False
+        return stored
 
     @_outage
     def pending_updates(self) -> list[Update]:
         """Accepted updates not yet in a version, oldest first."""
         docs = list(self.updates.find({"status": "pending"}).sort("received_at", ASCENDING))
-        ids = [d["_id"] for d in docs]
-        blobs = {b["_id"]: bytes(b["blob"]) for b in self.blobs.find({"_id": {"$in": ids}})}
-        out = []
-        for doc in docs:
-            weights, _ = decode_arrays(blobs[doc["_id"]])
-            out.append(
-                Update(
-                    update_id=str(doc["_id"]),
-                    sender=str(doc["device"]),
-                    samples=int(doc["samples"]),
-                    base_version=int(doc["base_version"]),
-                    tensors=list(weights),
-                    loss=doc.get("loss"),
-                    received_at=float(doc["received_at"]),
-                    devices=int(doc.get("devices", 1)),
-                    via=str(doc.get("via") or ""),
-                )
+        return [
+            Update(
+                update_id=str(doc["_id"]),
+                sender=str(doc["device"]),
+                samples=int(doc["samples"]),
+                base_version=int(doc["base_version"]),
+                tensors=list(decode_arrays(bytes(doc["blob"]))[0]),
+                loss=doc.get("loss"),
+                received_at=float(doc["received_at"]),
+                devices=int(doc.get("devices", 1)),
+                via=str(doc.get("via") or ""),
             )
-        return out
+            for doc in docs
+        ]
 
     @_outage
     def mark_aggregated(self, update_ids: list[str], version: int) -> None:
-        """Record that these updates went into `version`."""
+        """Record that these updates went into `version`; their weights are dropped (the version
+        holds what they contributed), so the collection holds weights of pending updates only."""
         if update_ids:
             self.updates.update_many(
-                {"_id": {"$in": update_ids}}, {"$set": {"status": "aggregated", "version": version}}
+                {"_id": {"$in": update_ids}},
+                {"$set": {"status": "aggregated", "version": version}, "$unset": {"blob": ""}},
             )
-            self.blobs.delete_many({"_id": {"$in": update_ids}})
 
     def close(self) -> None:
         """Close the client."""

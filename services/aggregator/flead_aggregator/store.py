@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -75,8 +76,7 @@ class Store(Protocol):
     def get_model(self, version: int) -> ModelRecord | None: ...
     def put_model(self, record: ModelRecord) -> None: ...
     def history(self, limit: int) -> list[dict[str, Any]]: ...
-    def has_update(self, update_id: str) -> bool: ...
-    def put_update(self, update: Update) -> bool: ...
+    def put_updates(self, updates: Sequence[Update]) -> list[bool]: ...
     def pending_updates(self) -> list[Update]: ...
     def mark_aggregated(self, update_ids: list[str], version: int) -> None: ...
 
@@ -125,18 +125,14 @@ class MemoryStore:
         self._reachable()
         return [self.models[v].summary() for v in sorted(self.models, reverse=True)[:limit]]
 
-    def has_update(self, update_id: str) -> bool:
-        """Whether this id was ever accepted."""
+    def put_updates(self, updates: Sequence[Update]) -> list[bool]:
+        """Store accepted updates in one write; per update False when its id exists already."""
         self._reachable()
-        return update_id in self.updates
-
-    def put_update(self, update: Update) -> bool:
-        """Store an accepted update; False when the id exists already."""
-        self._reachable()
-        if update.update_id in self.updates:
-            return False
-        self.updates[update.update_id] = (update, None)
-        return True
+        out = []
+        for update in updates:
+            out.append(update.update_id not in self.updates)
+            self.updates.setdefault(update.update_id, (update, None))
+        return out
 
     def pending_updates(self) -> list[Update]:
         """Accepted updates not yet part of a global version, oldest first."""

@@ -70,7 +70,7 @@ class Trainer:
         self.changed: set[str] = set()  # devices whose state changed since the last checkpoint
         self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
         self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
-        self.anomalies: list[dict[str, Any]] = []  # flagged readings since then
+        self.anomaly_writes: list[Future[None]] = []  # this interval's anomaly inserts
         backoff = functools.partial(
             Dependency, initial=s.trainer_retry_initial_seconds, cap=s.trainer_retry_max_seconds
         )
@@ -83,6 +83,9 @@ class Trainer:
         self._next_assignment = 0.0
         self._unserved_log = OncePer(UNSERVED_LOG_SECONDS)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        # anomalies are inserted batch by batch, as soon as they are scored (not with the
+        # checkpoint): keyed by (device, time), so a replay after a crash inserts nothing new
+        self._anomaly_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomalies")
         self._committing: float | None = None  # when the writer's offset commit started
         self._inflight: Future[None] | None = None
 
@@ -180,7 +183,11 @@ class Trainer:
             self.topic, d, first_offsets(records), score, threshold, anomaly, self.fed.version
         ):
             self.results.setdefault(doc["partition"], []).append(doc)
-        self.anomalies += flagged
+        if flagged:
+            insert = functools.partial(self.store.write_anomalies, flagged)
+            self.anomaly_writes.append(
+                self._anomaly_writer.submit(self.mongo.call, "anomalies write", insert)
+            )
         self.producer.poll(0)
         m.CHECKPOINT.observe(time.perf_counter() - started)
         for device, p in last_partitions(d).items():  # one step per device, not per row
@@ -216,7 +223,7 @@ class Trainer:
                 Delta(p, offsets[p], st, frozenset(self.dropped.pop(p, ())), self.fed.version)
                 for p, st in states.items()
             ]
-            anomalies, self.anomalies = self.anomalies, []
+            anomalies, self.anomaly_writes = self.anomaly_writes, []
             self.results.clear()
             self.uncommitted.clear()
             self._inflight = self._writer.submit(self._write, results, anomalies, cps, offsets)
@@ -293,19 +300,21 @@ class Trainer:
     def _write(
         self,
         results: list[dict[str, Any]],
-        anomalies: list[dict[str, Any]],
+        anomalies: list[Future[None]],
         cps: list[Delta],
         offsets: dict[int, int],
     ) -> None:
         """Each MongoDB write is retried (capped backoff) while the database is unreachable:
         every one of them is idempotent, so a write that landed before its reply was lost is
-        harmless to repeat. The offsets are committed only after all of them. Kafka likewise:
+        harmless to repeat. The offsets are committed only after all of them, the interval's
+        anomaly inserts (already under way since their batches) included. Kafka likewise:
         dead letters and anomalies are acknowledged (failed ones produced again) before the
         offsets move, and the commit is retried while the broker is unreachable."""
         started = time.perf_counter()
         self.kafka.call("produce flush", lambda: flush_all(self.producer, self.deliveries, 10.0))
         call = self.mongo.call
-        call("anomalies write", lambda: self.store.write_anomalies(anomalies))
+        for insert in anomalies:  # re-raises an insert that failed for good
+            insert.result()
         call("results write", lambda: self.store.write_results(results))
         for c in cps:  # one partition at a time: a retry repeats only the unfinished one
             m.CHECKPOINT_BYTES.inc(call("checkpoint write", functools.partial(self.save, c)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ ROUND = {"aggregator_min_updates": 2, "aggregator_round_timeout_seconds": 3600}
 
 
 class LostReply(MemoryStore):
-    """A store whose next `put_update` / `put_model` lands and then loses its reply (the server
+    """A store whose next `put_updates` / `put_model` lands and then loses its reply (the server
     went away after writing): the caller sees StoreUnavailable although the write is durable."""
 
     def __init__(self, base: MemoryStore) -> None:
@@ -29,9 +30,9 @@ class LostReply(MemoryStore):
         self.models, self.updates, self.pointer = base.models, base.updates, base.pointer
         self.lose_update = self.lose_model = False
 
-    def put_update(self, update: Update) -> bool:
+    def put_updates(self, updates: Sequence[Update]) -> list[bool]:
         """Store, then maybe lose the reply (and go down)."""
-        out = super().put_update(update)
+        out = super().put_updates(updates)
         if self.lose_update:
             self.lose_update, self.down = False, True
             raise StoreUnavailable("reply lost")
@@ -90,7 +91,7 @@ def test_store_down_refuses_writes_serves_reads_and_recovers() -> None:
 
 
 def test_a_write_that_landed_before_its_reply_was_lost_counts_once() -> None:
-    """put_update lands, its reply is lost (503 to the sender); after the outage the sender's
+    """put_updates lands, its reply is lost (503 to the sender); after the outage the sender's
     resend is a duplicate, and the update is in exactly one version (reloaded from the store)."""
     store = LostReply(zero_store())
     c = started(store)
@@ -185,17 +186,17 @@ def test_an_update_stored_while_a_reload_ran_is_folded_in_once() -> None:
     store = zero_store()
     c = started(store)
 
-    original = store.put_update
+    original = store.put_updates
 
-    def put_then_reload(update: Update) -> bool:
-        out = original(update)
+    def put_then_reload(updates: Sequence[Update]) -> list[bool]:
+        out = original(updates)
         c.start()  # what the rounds thread's recover() does after an outage
         return out
 
-    store.put_update = put_then_reload  # type: ignore[method-assign]
+    store.put_updates = put_then_reload  # type: ignore[method-assign]
     assert c.submit(update("a"))[0] == "accepted"
     assert c.down_reason is not None  # refuses writes until the next reload
-    store.put_update = original  # type: ignore[method-assign]
+    store.put_updates = original  # type: ignore[method-assign]
     assert c.recover() is True
     assert c.status()["pending_updates"] == 1
     c.submit(update("b"))
