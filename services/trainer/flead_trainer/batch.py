@@ -5,22 +5,26 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
+from bson.binary import Binary
 
 from flead_trainer.decode import Decoded, Raw
 
 __all__ = [
+    "RESULTS_FORMAT",
     "DeviceSummary",
+    "ResultColumns",
     "anomaly_docs",
+    "batch_results",
     "first_offsets",
     "last_partitions",
     "merge_results",
     "next_offsets",
-    "result_docs",
+    "read_results",
+    "result_document",
     "summarize",
 ]
 
@@ -46,47 +50,93 @@ def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _nums(x: np.ndarray) -> list[float | None]:
-    """Floats as a list, NaN/inf as None (MongoDB documents and JSON hold no NaN), in C."""
-    out = x.astype(np.float64).astype(object)
-    out[~np.isfinite(x)] = None
-    values: list[float | None] = out.tolist()
-    return values
+class ResultColumns(NamedTuple):
+    """Every reading's durable result in one partition's interval, as columns (input order)."""
+
+    partition: int
+    first_offset: int  # of the interval's first batch (dead records included): the replay key
+    offsets: np.ndarray  # int64
+    devices: np.ndarray  # object (str)
+    times: np.ndarray  # float64
+    scores: np.ndarray  # float32, NaN where not scored
+    thresholds: np.ndarray  # float32, +inf while a device warms up
+    anomalies: np.ndarray  # bool
+    model_version: int
 
 
-def result_docs(
-    topic: str,
+def batch_results(
     d: Decoded,
     first: dict[int, int],
     score: np.ndarray,
     threshold: np.ndarray,
     anomaly: np.ndarray,
     version: int,
-) -> list[dict[str, Any]]:
-    """One result document per partition, keyed by (topic, partition, first offset of the batch).
-
-    `first` holds each partition's first offset in the batch (valid or not), so a batch replayed
-    after a crash starts at the same key and replaces the document instead of adding one.
-    """
-    docs = []
+) -> list[ResultColumns]:
+    """One `ResultColumns` per partition of the batch (`first`: each partition's first offset in
+    the batch, valid or not, so a batch replayed after a crash starts at the same key)."""
+    out = []
     for p in sorted(first):
         rows = np.flatnonzero(d.partition == p)
-        docs.append(
-            {
-                "_id": f"{topic}:{p}:{first[p]}",
-                "topic": topic,
-                "partition": int(p),
-                "first_offset": int(first[p]),
-                "offsets": d.offset[rows].tolist(),
-                "devices": d.device[rows].tolist(),
-                "times": d.time[rows].tolist(),
-                "scores": _nums(score[rows]),
-                "thresholds": _nums(threshold[rows]),
-                "anomalies": anomaly[rows].astype(bool).tolist(),
-                "model_version": int(version),
-            }
-        )
-    return docs
+        part = ResultColumns(
+            int(p), int(first[p]), d.offset[rows].astype(np.int64), d.device[rows],
+            d.time[rows].astype(np.float64), score[rows].astype(np.float32),
+            threshold[rows].astype(np.float32), anomaly[rows].astype(bool), int(version),
+        )  # fmt: skip
+        out.append(part)
+    return out
+
+
+def merge_results(parts: Sequence[ResultColumns]) -> ResultColumns:
+    """One partition's consecutive batches as one interval, keyed by the first batch."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    columns = {name: np.concatenate([getattr(c, name) for c in parts]) for name in _COLUMNS}
+    return parts[0]._replace(**columns, model_version=parts[-1].model_version)
+
+
+_COLUMNS = ("offsets", "devices", "times", "scores", "thresholds", "anomalies")
+_DTYPES = {"offsets": "<i8", "times": "<f8", "scores": "<f4", "thresholds": "<f4"}
+RESULTS_FORMAT = 2  # binary little-endian columns (format 1: one BSON list element per value)
+
+
+def result_document(topic: str, c: ResultColumns) -> dict[str, Any]:
+    """The interval as one MongoDB document, `_id` = topic:partition:first_offset (a replay
+    replaces it). Numbers are binary little-endian columns, NaN and inf kept; device ids are
+    `device_names` (sorted, distinct) plus a uint32 `device_index` per reading."""
+    names, index = np.unique(c.devices.astype(str), return_inverse=True)
+    doc: dict[str, Any] = {
+        "_id": f"{topic}:{c.partition}:{c.first_offset}",
+        "topic": topic,
+        "partition": c.partition,
+        "first_offset": c.first_offset,
+        "format": RESULTS_FORMAT,
+        "count": len(c.offsets),
+        "model_version": c.model_version,
+        "device_names": names.tolist(),
+        "device_index": Binary(index.astype("<u4").tobytes()),
+        "anomalies": Binary(np.packbits(c.anomalies, bitorder="little").tobytes()),
+    }
+    for name, dtype in _DTYPES.items():
+        doc[name] = Binary(np.ascontiguousarray(getattr(c, name), dtype=dtype).tobytes())
+    return doc
+
+
+def read_results(doc: dict[str, Any]) -> ResultColumns:
+    """Inverse of `result_document` (what a reader of the `results` collection calls)."""
+    if doc.get("format") != RESULTS_FORMAT:
+        raise ValueError(f"results document {doc.get('_id')!r}: format {doc.get('format')!r}, "
+                         f"expected {RESULTS_FORMAT}")  # fmt: skip
+    n = int(doc["count"])
+    names = np.array(doc["device_names"], dtype=object)
+    index = np.frombuffer(doc["device_index"], "<u4")
+    bits = np.unpackbits(np.frombuffer(doc["anomalies"], np.uint8), count=n, bitorder="little")
+    columns = {name: np.frombuffer(doc[name], dtype) for name, dtype in _DTYPES.items()}
+    return ResultColumns(
+        int(doc["partition"]), int(doc["first_offset"]), columns["offsets"].astype(np.int64),
+        names[index], columns["times"].astype(np.float64),
+        columns["scores"].astype(np.float32), columns["thresholds"].astype(np.float32),
+        bits.astype(bool), int(doc["model_version"]),
+    )  # fmt: skip
 
 
 def anomaly_docs(
@@ -103,17 +153,6 @@ def anomaly_docs(
         }
         for i in np.flatnonzero(anomaly)
     ]
-
-
-def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One partition's consecutive batch documents as one, keyed by the first batch's key."""
-    if not docs:
-        raise ValueError("nothing to merge")
-    out = dict(docs[0])
-    for name in ("offsets", "devices", "times", "scores", "thresholds", "anomalies"):
-        out[name] = list(chain.from_iterable(d[name] for d in docs))
-    out["model_version"] = docs[-1]["model_version"]
-    return out
 
 
 def first_offsets(records: Sequence[Raw]) -> dict[int, int]:

@@ -18,12 +18,14 @@ from flead.model import DeviceBank
 from flead_trainer import metrics as m
 from flead_trainer.assignment import Assignment, AssignmentFile, OncePer, select
 from flead_trainer.batch import (
+    ResultColumns,
     anomaly_docs,
+    batch_results,
     first_offsets,
     last_partitions,
     merge_results,
     next_offsets,
-    result_docs,
+    result_document,
     summarize,
 )
 from flead_trainer.client import AggregatorClient
@@ -69,7 +71,7 @@ class Trainer:
         self.uncommitted: dict[int, int] = {}  # partition -> next offset not yet checkpointed
         self.changed: set[str] = set()  # devices whose state changed since the last checkpoint
         self.dropped: dict[int, set[str]] = {}  # partition -> devices that left it since then
-        self.results: dict[int, list[dict[str, Any]]] = {}  # partition -> batches since then
+        self.results: dict[int, list[ResultColumns]] = {}  # partition -> batches since then
         self.anomaly_writes: list[Future[None]] = []  # this interval's anomaly inserts
         backoff = functools.partial(
             Dependency, initial=s.trainer_retry_initial_seconds, cap=s.trainer_retry_max_seconds
@@ -179,10 +181,10 @@ class Trainer:
         flagged = anomaly_docs(d, score, threshold, anomaly, self.fed.version)
         publish_anomalies(self.producer, self.s.anomalies_topic, flagged)
         started = time.perf_counter()
-        for doc in result_docs(
-            self.topic, d, first_offsets(records), score, threshold, anomaly, self.fed.version
+        for part in batch_results(
+            d, first_offsets(records), score, threshold, anomaly, self.fed.version
         ):
-            self.results.setdefault(doc["partition"], []).append(doc)
+            self.results.setdefault(part.partition, []).append(part)
         if flagged:
             insert = functools.partial(self.store.write_anomalies, flagged)
             self.anomaly_writes.append(
@@ -212,7 +214,9 @@ class Trainer:
         if self.uncommitted:
             self._drain()  # the previous interval is durable first
             offsets = dict(self.uncommitted)
-            results = [merge_results(docs) for docs in self.results.values()]
+            results = [
+                result_document(self.topic, merge_results(parts)) for parts in self.results.values()
+            ]
             states: dict[int, dict[str, DeviceState]] = {p: {} for p in offsets}
             for device in sorted(self.changed):
                 p = self.owner.get(device, -1)

@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 
 from flead_producer.topics import ensure_topics
+from flead_trainer.batch import read_results
 from tests.support.testbed import unique, wait_until
 
 TOKEN = "it-token"
@@ -190,10 +191,15 @@ def result_rows(b: Bed) -> list[tuple[int, int, str, float, bool]]:
     rows = []
     with b.mongo() as client:
         for doc in client[b.db]["results"].find({"topic": b.topic("readings")}):
+            r = read_results(doc)
             rows += [
-                (doc["partition"], o, d, t, a)
+                (r.partition, o, d, t, a)
                 for o, d, t, a in zip(
-                    doc["offsets"], doc["devices"], doc["times"], doc["anomalies"], strict=True
+                    r.offsets.tolist(),
+                    r.devices.tolist(),
+                    r.times.tolist(),
+                    r.anomalies.tolist(),
+                    strict=True,
                 )
             ]
     return rows
