@@ -11,7 +11,7 @@ from flead.federation import ModelVersion, Outcome, Update, bundle_blob, etag_of
 from flead.logging import get_logger
 from flead.wire import WireError
 
-__all__ = ["AggregatorClient", "BearerToken"]
+__all__ = ["AggregatorClient", "BearerToken", "retry_after_seconds"]
 
 log = get_logger(__name__)
 
@@ -56,6 +56,7 @@ class AggregatorClient:
         self.http = httpx.Client(
             base_url=url.rstrip("/"), auth=BearerToken(token, token_file), timeout=timeout
         )
+        self.retry_after: float | None = None  # seconds the last refusal asked us to wait
 
     def send(self, update: Update) -> Outcome:
         """POST one update (its id as the Idempotency-Key)."""
@@ -70,7 +71,9 @@ class AggregatorClient:
         try:
             response = self.http.post("/api/local-update", content=body, headers=headers)
         except httpx.HTTPError:
+            self.retry_after = None
             return Outcome.ERROR
+        self.retry_after = retry_after_seconds(response)
         if response.status_code == 202:
             return Outcome.ACCEPTED
         if response.status_code == 200:
@@ -102,6 +105,17 @@ class AggregatorClient:
     def close(self) -> None:
         """Close the connection pool."""
         self.http.close()
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """A 429/503's `Retry-After` in seconds (the delay form; an HTTP date or junk: None)."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
 
 
 def _refused(response: httpx.Response, what: str) -> None:

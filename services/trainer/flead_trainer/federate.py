@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
 
 from flead.federation import Cadence, Outcome, Participant, SpecMismatch, Transport
 from flead.logging import get_logger
@@ -18,13 +19,21 @@ log = get_logger(__name__)
 BACKOFF_INITIAL_SECONDS = 1.0  # first wait after an undelivered update; doubles up to the cap
 
 
+@runtime_checkable
+class RetryHint(Protocol):
+    """A transport that knows how long the server asked to be left alone (HTTP Retry-After)."""
+
+    retry_after: float | None
+
+
 class Federator:
     """Ticks the participant (due updates out, backing off while the aggregator is unreachable)
     and polls the aggregator's version every few seconds (ETag).
 
     An update not delivered (aggregator unreachable, 503 while its database is down, any answer
     but accepted/duplicate/refused) keeps its samples in the bank and is sent again, the same
-    update id, after a capped exponential backoff; `aggregator` is a `Dependency` (metrics
+    update id, after a capped exponential backoff — never sooner than the aggregator's
+    `Retry-After` (itself capped by the same maximum); `aggregator` is a `Dependency` (metrics
     flead_dependency_up / _retries_total{dependency="aggregator"}) but never blocks the loop."""
 
     def __init__(self, s: TrainerSettings, bank: DeviceBank, client: Transport) -> None:
@@ -32,6 +41,7 @@ class Federator:
         self.s, self.bank = s, bank
         cadence = Cadence(s.trainer_update_every_samples, s.trainer_update_every_seconds)
         self.participant = Participant(s.partition_group, bank, client, cadence)
+        self.client = client
         self.next_model_poll = 0.0
         self.backoff_until = 0.0
         cap = s.trainer_aggregator_backoff_max_seconds
@@ -100,6 +110,9 @@ class Federator:
             m.DEPENDENCY_RETRIES.labels("aggregator").inc()
         self._failures += 1
         wait = next(self._delays)
+        asked = self.client.retry_after if isinstance(self.client, RetryHint) else None
+        if asked is not None:
+            wait = max(wait, min(asked, self.aggregator.cap))
         self.backoff_until = now + wait
         self.aggregator.failed(
             "update send", f"not delivered, next try in {wait:.1f}s", self._failures

@@ -135,3 +135,41 @@ def test_an_update_the_aggregator_does_not_take_waits_with_its_samples_and_cappe
     assert fed.aggregator.up
     assert fed.backoff_until <= clock[0]
     assert REGISTRY.get_sample_value("flead_dependency_up", {"dependency": "aggregator"}) == 1
+
+
+def test_a_retry_after_from_the_aggregator_is_waited_out_within_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 503 with Retry-After: 3 makes the trainer wait at least 3 s before the next try (its
+    own backoff 1, 2 s would be sooner), and never longer than its cap (4 s) however long the
+    server asks."""
+    from flead.federation import Outcome
+    from flead_trainer import federate
+
+    class Busy(LocalTransport):
+        retry_after: float | None = 3.0
+
+        def send(self, update: Update) -> Outcome:
+            return Outcome.ERROR
+
+    clock = [1000.0]
+    monkeypatch.setattr(federate.time, "monotonic", lambda: clock[0])
+    bank = DeviceBank(FEATURES)
+    busy = Busy(make_strategy(StrategyConfig(), ModelVersion.initial(bank.spec)), lambda: 0.0)
+    s = load_settings(
+        model_features=",".join(FEATURES),
+        trainer_update_every_samples=10,
+        trainer_aggregator_backoff_max_seconds=4.0,
+    )
+    fed = Federator(s, bank, busy)
+    fed.join(attempts=1)
+    dev, t, v = stream(devices=1, rows=50)
+    bank.process(dev, t, v)
+    fed.learned([("d", 50)])
+    waits = []
+    for asked in (3.0, 3.0, 3.0, 60.0):
+        busy.retry_after = asked
+        fed.tick()
+        waits.append(fed.backoff_until - clock[0])
+        clock[0] = fed.backoff_until
+    assert waits == [3.0, 3.0, 4.0, 4.0]
