@@ -5,23 +5,88 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
+
+from benchmarks.figure import Figure
+from benchmarks.render import print_rich, show, wants_markdown
 
 SUITES = ("engine", "aggregation", "decode", "services", "operator_scale")
 
 
-def _run_suite(name: str) -> list[dict[str, Any]]:
+def run_suite(name: str) -> list[Figure]:
+    """The figures of `benchmarks.<name>.run()`."""
     module = importlib.import_module(f"benchmarks.{name}")
-    rows: list[dict[str, Any]] = module.run()
-    return rows
+    figures: list[Figure] = module.run()
+    return figures
+
+
+def run_metadata() -> dict[str, Any]:
+    """When and where the figures were measured, for comparing runs."""
+    return {
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{_cpu_model()}, {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo where there is one, else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_all(
+    suites: Sequence[str],
+    markdown: bool,
+    run: Callable[[str], list[Figure]] | None = None,
+) -> dict[str, Any]:
+    """Run and print each suite in turn; a failing suite prints its one-line reason and the
+    others still run. Returns the JSON document: the run's metadata under `run` (failures
+    under `run.errors`) and each suite's rows under its name. `run` defaults to run_suite."""
+    run = run or run_suite
+    meta = run_metadata()
+    heading = (
+        f"FLEAD benchmarks — {meta['date_utc']} UTC, {meta['machine']}, python {meta['python']}"
+    )
+    console = Console()
+    print(f"{heading}\n" if markdown else heading, flush=True)
+    errors: dict[str, str] = {}
+    document: dict[str, Any] = {"run": meta}
+    for name in suites:
+        started = time.perf_counter()
+        try:
+            figures = run(name)
+        except Exception as exc:  # a suite failing must not hide the others' figures
+            reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+            errors[name] = reason
+            if markdown:
+                print(f"**{name}: skipped** — {reason}\n", flush=True)
+            else:
+                console.print(f"{name}: skipped — {reason}", style="red", markup=False)
+            continue
+        document[name] = [figure.as_row() for figure in figures]
+        title = f"{name} ({time.perf_counter() - started:.0f} s)"
+        if markdown:
+            show(title, figures, markdown=True)
+        else:
+            print_rich(console, title, figures)
+    meta["errors"] = errors
+    return document
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,59 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "suites", nargs="*", default=list(SUITES), help=f"any of {', '.join(SUITES)}"
     )
-    parser.add_argument("--json", dest="json_out", help="also write all rows to this JSON file")
+    parser.add_argument(
+        "--json", dest="json_out", metavar="FILE", help="also write every row to this JSON file"
+    )
+    parser.add_argument("--markdown", action="store_true", help="Markdown tables on a terminal too")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(unknown)}")
-    console = Console()
-    console.print(
-        f"FLEAD benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, python {platform.python_version()}"
-    )
-    everything: dict[str, Any] = {}
-    for name in args.suites:
-        started = time.perf_counter()
-        try:
-            rows = _run_suite(name)
-        except Exception as exc:  # a suite failing must not hide the others' figures
-            console.print(f"[red]{name}: skipped — {type(exc).__name__}: {exc}[/red]")
-            everything[name] = {"error": str(exc)}
-            continue
-        everything[name] = rows
-        render(console, f"{name} ({time.perf_counter() - started:.0f} s)", rows)
+    document = run_all(args.suites, wants_markdown(sys.stdout, forced=args.markdown))
     if args.json_out:
-        with open(args.json_out, "w") as handle:
-            json.dump(everything, handle, indent=2, default=str)
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
     return 0
-
-
-def render(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
-    """A table when it fits the terminal (or a pipe's 80 columns); else one block per row of
-    `column: value` lines, so nothing wraps into unreadable cells."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_fmt(row.get(column)) for column in columns))
-    unbounded = console.options.update(max_width=1_000_000)
-    if Measurement.get(console, unbounded, table).maximum <= console.width:
-        console.print(table)
-        return
-    console.print(title, style="bold")
-    width = max(map(len, columns), default=0)
-    for row in rows:
-        for column in columns:
-            if row.get(column) is not None:
-                console.print(f"  {column:<{width}}  {_fmt(row[column])}", soft_wrap=True)
-        console.print()
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return "" if value is None else str(value)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.figure import Figure
+from benchmarks.render import show
 from flead.data.records import CHANNELS
 from flead.federation import (
     Granularity,
@@ -114,32 +116,28 @@ def _round(
     return accepted, closing, flatten(closed.version.tensors)[0]
 
 
-def _rate(per_s: float) -> str:
-    for div, suffix in ((1e6, "M"), (1e3, "k")):
-        if per_s >= div:
-            return f"{per_s / div:.3g}{suffix}/s"
-    return f"{per_s:.3g}/s"
-
-
-def _row(
-    figure: str, d: int, t: int, ours: float, theirs: float, unit: str = "ms"
-) -> dict[str, Any]:
-    """One figure; `ratio` > 1 means FLEAD is faster (ms: theirs / ours; rates: ours / theirs)."""
-    row: dict[str, Any] = {"figure": figure, "devices": d, "trainers": t}
-    if unit == "ms":
-        fl, fw, ratio = f"{ours * 1e3:.3g} ms", f"{theirs * 1e3:.3g} ms", theirs / ours
+def _figure(
+    figure: str, d: int, t: int, ours: float, theirs: float, baseline: str, rate: bool = False
+) -> Figure:
+    """One figure, FLEAD beside Flower: seconds shown in ms (ratio theirs / ours), or a rate
+    of device updates/s (ratio ours / theirs); a ratio > 1 means FLEAD is faster either way."""
+    if rate:
+        value, baseline_value, unit = ours, theirs, "device updates/s"
     else:
-        fl, fw, ratio = _rate(ours), _rate(theirs), ours / theirs
-    return row | {
-        "flead": fl,
-        "flwr": fw,
-        "ratio": f"{ratio:.3g}x" if ratio < 1e3 else f"{ratio:,.0f}x",
-    }
+        value, baseline_value, unit = ours * 1e3, theirs * 1e3, "ms"
+    return Figure(
+        benchmark=f"{figure}, {d:,} devices over {t} trainers",
+        value=value,
+        unit=unit,
+        baseline=baseline,
+        baseline_value=baseline_value,
+        ratio=ours / theirs if rate else theirs / ours,
+        target="",
+        met=None,
+    )
 
 
-def bench_case(
-    devices: int, trainers: int, repeat: int, robust: bool = True
-) -> list[dict[str, Any]]:
+def bench_case(devices: int, trainers: int, repeat: int, robust: bool = True) -> list[Figure]:
     """Rows for D devices over T trainers: two-tier FedAvg round, its close, device updates
     absorbed per second, the largest trainer's partial build, and (robust) a median round."""
     from flwr.server.strategy.aggregate import aggregate, aggregate_median
@@ -153,12 +151,17 @@ def bench_case(
     np.testing.assert_allclose(times[0][2], expected, rtol=1e-4, atol=1e-5)
     accept = min(a for a, _, _ in times)
     close = min(c for _, c, _ in times)
+    flower = "one-tier Flower aggregate over the device updates"
+    largest = -(-devices // trainers)
     rows = [
-        _row("fedavg round", devices, trainers, min(a + c for a, c, _ in times), flwr_s),
-        _row("fedavg close", devices, trainers, close, flwr_s),
-        _row("updates/s", devices, trainers, devices / (accept + close), devices / flwr_s, "/s"),
-        _row("trainer build", devices, trainers, build, _best(
-            lambda: aggregate(results[: -(-devices // trainers)]), repeat)),
+        _figure("fedavg round", devices, trainers, min(a + c for a, c, _ in times), flwr_s,
+                flower),
+        _figure("fedavg close", devices, trainers, close, flwr_s, flower),
+        _figure("updates/s", devices, trainers, devices / (accept + close), devices / flwr_s,
+                flower, rate=True),
+        _figure("trainer build", devices, trainers, build,
+                _best(lambda: aggregate(results[:largest]), repeat),
+                f"Flower aggregate over the largest trainer's {largest:,} device(s)"),
     ]  # fmt: skip
     if robust:
         _, singles, _, _ = _fleet(devices, trainers, per_device=True)
@@ -170,14 +173,15 @@ def bench_case(
             rtol=1e-4, atol=1e-5,
         )  # fmt: skip
         theirs = _best(lambda: aggregate_median(results), r)
-        rows.append(_row("median round", devices, trainers,
-                         min(a + c for a, c, _ in times), theirs))  # fmt: skip
+        rows.append(_figure("median round", devices, trainers,
+                            min(a + c for a, c, _ in times), theirs,
+                            "Flower aggregate_median over the device updates"))  # fmt: skip
     return rows
 
 
-def run(repeat: int = 5) -> list[dict[str, Any]]:
+def run(repeat: int = 5) -> list[Figure]:
     """Every (devices, trainers) case of DEVICES x TRAINERS."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Figure] = []
     for d in DEVICES:
         for t in TRAINERS:
             rows += bench_case(d, t, repeat, robust=t == TRAINERS[0])
@@ -185,14 +189,10 @@ def run(repeat: int = 5) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the rows as a plain table (80 columns)."""
+    """Print the figures (Markdown into a pipe, a table on a terminal)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.aggregation", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="timings per figure, best kept")
-    args = parser.parse_args(argv)
-    print(f"{'figure':14} {'devices':>7} {'trainers':>8} {'flead':>11} {'flwr':>11} {'ratio':>7}")
-    for r in run(args.repeat):
-        print(f"{r['figure']:14} {r['devices']:7} {r['trainers']:8} {r['flead']:>11} "
-              f"{r['flwr']:>11} {r['ratio']:>7}")  # fmt: skip
+    show("aggregation", run(parser.parse_args(argv).repeat))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.figure import Figure
+from benchmarks.render import show
 from flead.wire import encode_reading, parse_reading
 from flead_trainer.decode import Raw, decode_batch
 
@@ -90,8 +92,9 @@ def _msgspec(records: list[Raw]) -> Callable[[], object]:
     return columns
 
 
-def run(repeat: int = 30) -> list[dict[str, Any]]:
-    """µs per reading of each decoder over the same batch."""
+def run(repeat: int = 30) -> list[Figure]:
+    """µs per reading of `decode_batch` beside each decoder over the same batch (ratio =
+    theirs / ours: > 1 means `decode_batch` is faster)."""
     records = _batch()
     values = [r.value or b"" for r in records]
     candidates: list[tuple[str, Callable[[], object] | None]] = [
@@ -107,22 +110,24 @@ def run(repeat: int = 30) -> list[dict[str, Any]]:
         [lambda: decode_batch(records, FEATURES), *(fn for _, fn in present)], repeat
     )
     ours, theirs = times[0], dict(zip((name for name, _ in present), times[1:], strict=True))
-    rows: list[dict[str, Any]] = []
+    benchmark = f"decode a micro-batch of {ROWS:,} (decode_batch: msgspec, columns)"
+    figures = []
     for name, _ in candidates:
-        row: dict[str, Any] = {
-            "benchmark": f"decode a micro-batch of {ROWS:,} (decode_batch: msgspec, columns)",
-            "flead": f"{ours * 1e6:.2f} µs/reading",
-            "baseline": name,
-        }
-        if name in theirs:
-            row |= {"baseline_value": f"{theirs[name] * 1e6:.2f} µs/reading",
-                    "ratio": theirs[name] / ours}  # fmt: skip
-        else:
-            row["baseline_value"] = "orjson not installed"
-        rows.append(row)
-    return rows
+        seconds = theirs.get(name)
+        figures.append(
+            Figure(
+                benchmark=benchmark,
+                value=ours * 1e6,
+                unit="µs/reading",
+                baseline=name if seconds is not None else f"{name}: not installed",
+                baseline_value=None if seconds is None else seconds * 1e6,
+                ratio=None if seconds is None else seconds / ours,
+                target="",
+                met=None,
+            )
+        )
+    return figures
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(json.dumps(row, ensure_ascii=False))
+    show("decode", run())

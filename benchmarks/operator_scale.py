@@ -1,10 +1,10 @@
-"""Operator scale: N FederatedDevices on the bed -> time until all Ready, API requests, peak RSS.
+"""Operator scale: N FederatedDevices on the bed -> time until all Ready, API writes, peak RSS.
 
-Columns: ``ready_s`` seconds from the first create until every device is Ready=True (confirmed
-by a list); ``requests`` the operator's API writes (``flead_operator_api_requests_total``);
-``rss_mb`` its peak RSS. Baselines from the same run: ``base_create_s``, the time the API server
-takes just to accept the N creates (the floor: a device cannot be Ready before it exists), and
-``base_writes``, the minimum writes (one status write per device plus one apply per trainer).
+Per size, three figures: seconds from the first create until every device is Ready=True
+(confirmed by a list) beside the time the API server takes just to accept the N creates (the
+floor: a device cannot be Ready before it exists); the operator's API writes per device
+(``flead_operator_api_requests_total``) beside the minimum (one status write per device plus
+one apply per trainer); its peak RSS.
 Set FLEAD_BENCH_LOG_LEVEL=INFO to keep the operator's log (its path is printed).
 """
 
@@ -17,17 +17,20 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kubernetes import client, config
 
+from benchmarks.figure import Figure, target_met
+from benchmarks.render import show
 from flead_operator.samples import mote
 from flead_operator.testing import REPO, OperatorProcess
 
 SIZES = (1000, 5000)
 PARTITIONS, PER_TRAINER = 256, 4
-TARGET_SECONDS_1000 = 60.0
+TARGET_READY_SECONDS = {1000: 30.0, 5000: 120.0}
+TARGET_WRITES_PER_DEVICE = 1.2
 CRD = REPO / "charts/flead/crds/federateddevices.flead.io.yaml"
 
 
@@ -60,7 +63,60 @@ def _ready(api: client.CustomObjectsApi, namespace: str) -> int:
     )
 
 
-def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScaleRun:
+    """What one size measured."""
+
+    devices: int
+    trainers: int
+    create_seconds: float
+    ready_seconds: float
+    writes: int
+    peak_rss_mb: float
+
+    def figures(self) -> list[Figure]:
+        """Time to all Ready (ratio = ready / creates alone), API writes per device (ratio =
+        writes / the minimum), peak RSS; lower is better in all three."""
+        bound = TARGET_READY_SECONDS.get(self.devices)
+        per_device = self.writes / self.devices
+        minimum = (self.devices + self.trainers) / self.devices
+        fleet = f"{self.devices:,} devices, {self.trainers} trainers"
+        return [
+            Figure(
+                benchmark=f"operator: {fleet}, until all Ready",
+                value=self.ready_seconds,
+                unit="s",
+                baseline="the API server accepting the creates alone",
+                baseline_value=self.create_seconds,
+                ratio=self.ready_seconds / self.create_seconds,
+                target="" if bound is None else f"≤ {bound:g} s",
+                met=target_met(self.ready_seconds, at_most=bound),
+            ),
+            Figure(
+                benchmark=f"operator: {fleet}, API writes per device",
+                value=per_device,
+                unit="writes/device",
+                baseline="one status write per device + one apply per trainer",
+                baseline_value=minimum,
+                ratio=per_device / minimum,
+                target=f"≤ {TARGET_WRITES_PER_DEVICE:g}",
+                met=target_met(per_device, at_most=TARGET_WRITES_PER_DEVICE),
+                detail=f"{per_device:.2f} writes/device ({self.writes:,} writes)",
+            ),
+            Figure(
+                benchmark=f"operator: {fleet}, peak RSS",
+                value=self.peak_rss_mb,
+                unit="MB",
+                baseline="",
+                baseline_value=None,
+                ratio=None,
+                target="",
+                met=None,
+            ),
+        ]
+
+
+def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> ScaleRun:
     """Create ``count`` devices with the operator running; wait until every one is Ready."""
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     _kubectl(env, "create", "namespace", namespace)
@@ -103,17 +159,14 @@ def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> dict[str
         trainers = int(operator.metric("flead_operator_trainers"))
         requests = int(operator.metric("flead_operator_api_requests_total"))
         rss = _peak_rss_mb(operator.proc.pid) if operator.proc else 0.0
-        return {
-            "devices": count,
-            "trainers": trainers,
-            "base_create_s": round(created, 1),
-            "ready_s": round(ready_seconds, 1),
-            "target_s": TARGET_SECONDS_1000 if count == 1000 else None,
-            "requests": requests,
-            "base_writes": count + trainers,
-            "req_per_dev": round(requests / count, 2),
-            "rss_mb": round(rss, 1),
-        }
+        return ScaleRun(
+            devices=count,
+            trainers=trainers,
+            create_seconds=created,
+            ready_seconds=ready_seconds,
+            writes=requests,
+            peak_rss_mb=rss,
+        )
     finally:
         operator.stop()
         if "FLEAD_BENCH_LOG_LEVEL" in os.environ:
@@ -122,20 +175,19 @@ def measure(count: int, env: dict[str, str], timeout: float = 600.0) -> dict[str
         _kubectl(env, "delete", "namespace", namespace, "--wait=false")
 
 
-def run(sizes: tuple[int, ...] = SIZES) -> list[dict[str, Any]]:
-    """One row per size (`make bench` calls this)."""
+def run(sizes: tuple[int, ...] = SIZES) -> list[Figure]:
+    """Three figures per size (`make bench` calls this)."""
     env = {**os.environ, **_bed_env()}
     _kubectl(env, "apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     _kubectl(env, "wait", "--for=condition=Established", "crd/federateddevices.flead.io")
-    return [measure(n, env) for n in sizes]
+    return [figure for n in sizes for figure in measure(n, env).figures()]
 
 
 def main() -> None:
     """`python -m benchmarks.operator_scale --sizes 1000`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    for row in run(tuple(parser.parse_args().sizes)):
-        print(row)
+    show("operator_scale", run(tuple(parser.parse_args().sizes)))
 
 
 if __name__ == "__main__":

@@ -32,10 +32,18 @@ from typing import Any
 import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from benchmarks.figure import Figure, target_met
+from benchmarks.render import show
+
 REPO = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
 TOKEN = "bench"
 CLIENTS = 8
+TARGET_THROUGHPUT_RATIO = 0.6  # of raw consume + json.loads in the same run
+TARGET_ANOMALY_P99_MS = 100.0
+TARGET_COMMITTED_P99_MS = 1500.0
+TARGET_INGEST_PER_S = 904.0  # the original server, in memory, measured on this machine
+TARGET_TWO_TIER_PER_S = 9040.0  # 10x that, through trainers' partial aggregates
 
 
 def _bed_env() -> dict[str, str]:
@@ -166,26 +174,24 @@ def _bed_pids() -> tuple[str, ...]:
     return (*pids, *faults)
 
 
-def undisturbed(
-    measure: Callable[[], list[dict[str, Any]]], tries: int = 3
-) -> list[dict[str, Any]]:
+def undisturbed(measure: Callable[[], list[Figure]], tries: int = 3) -> list[Figure]:
     """`measure()`, again (up to `tries` runs) while the bed's Kafka or FerretDB was restarted or
     a fault was active during it; a failure of a disturbed run is retried, of a quiet one raised."""
-    rows: list[dict[str, Any]] = []
+    figures: list[Figure] = []
     for attempt in range(1, tries + 1):
         before = _bed_pids()
         try:
-            rows = measure()
+            figures = measure()
         except Exception:
             if _bed_pids() == before and len(before) == 2:
                 raise
-            rows = []
+            figures = []
         after = _bed_pids()
-        if rows and after == before and len(after) == 2:
+        if figures and after == before and len(after) == 2:
             note = "" if attempt == 1 else f" [run {attempt}: the bed restarted in the earlier]"
-            return [{**r, "benchmark": r["benchmark"] + note} for r in rows]
+            return [replace(f, benchmark=f.benchmark + note) for f in figures]
         time.sleep(10.0)  # let the restarted component settle
-    return [{**r, "benchmark": r["benchmark"] + " [bed disturbed in every run]"} for r in rows]
+    return [replace(f, benchmark=f.benchmark + " [bed disturbed in every run]") for f in figures]
 
 
 def _base_env() -> dict[str, str]:
@@ -350,8 +356,9 @@ def _run_trainer(
     return elapsed
 
 
-def throughput(rows: int = 60_000) -> list[dict[str, Any]]:
-    """Trainer readings/s vs bare consume + json.loads readings/s over the same records."""
+def throughput(rows: int = 60_000) -> list[Figure]:
+    """Trainer readings/s vs bare consume + json.loads readings/s over the same records, and
+    CPU per reading (ratio = baseline CPU / ours); higher ratios are better in both."""
     sc = Scratch()
     try:
         topic = sc.readings("throughput")
@@ -369,27 +376,34 @@ def throughput(rows: int = 60_000) -> list[dict[str, Any]]:
     finally:
         sc.cleanup()
     ours, raw = rows / ours_s, rows / ((before + after) / 2)
+    ours_us, raw_us = ours_cpu / rows * 1e6, raw_cpu / rows * 1e6
     return [
-        {
-            "benchmark": "trainer throughput (4 partitions, 54 devices, backlog of 60k)",
-            "flead": f"{ours:,.0f} readings/s",
-            "baseline": "raw consume + json.loads (mean of before/after)",
-            "baseline_value": f"{raw:,.0f} readings/s ({rows / before:,.0f} / {rows / after:,.0f})",
-            "ratio": ours / raw,
-            "target": ">= 0.6",
-        },
-        {
-            "benchmark": "trainer CPU per reading, this process (all threads; not FerretDB's)",
-            "flead": f"{ours_cpu / rows * 1e6:.1f} us/reading",
-            "baseline": "raw consume + json.loads, CPU per reading",
-            "baseline_value": f"{raw_cpu / rows * 1e6:.1f} us/reading",
-            "ratio": raw_cpu / ours_cpu,
-            "target": "(robust to a busy machine)",
-        },
+        Figure(
+            benchmark=f"trainer throughput (4 partitions, 54 devices, backlog of {rows:,})",
+            value=ours,
+            unit="readings/s",
+            baseline=f"raw consume + json.loads, mean of before {rows / before:,.0f} / "
+            f"after {rows / after:,.0f}",
+            baseline_value=raw,
+            ratio=ours / raw,
+            target=f"ratio ≥ {TARGET_THROUGHPUT_RATIO:g}",
+            met=target_met(ours / raw, at_least=TARGET_THROUGHPUT_RATIO),
+        ),
+        Figure(
+            benchmark="trainer CPU per reading, this process (all threads; not FerretDB's; "
+            "robust to a busy machine)",
+            value=ours_us,
+            unit="µs/reading",
+            baseline="raw consume + json.loads, CPU per reading",
+            baseline_value=raw_us,
+            ratio=raw_us / ours_us,
+            target="",
+            met=None,
+        ),
     ]
 
 
-def latency(rate: float, seconds: float = 8.0, warm: int = 40_000) -> list[dict[str, Any]]:
+def latency(rate: float, seconds: float = 8.0, warm: int = 40_000) -> list[Figure]:
     """p50/p99 of produce -> anomaly visible in MongoDB and produce -> offset committed after
     the durable checkpoint, at a sustained `rate`, beside bare produce -> consume at that rate.
 
@@ -436,25 +450,35 @@ def latency(rate: float, seconds: float = 8.0, warm: int = 40_000) -> list[dict[
     finally:
         stop.set()
         sc.cleanup()
-    anomalies = probe.anomaly_latencies()
-    out = []
-    for figure, values, target in (
-        ("produce -> anomaly in MongoDB", anomalies, "p99 <= 100 ms at 10k/s"),
-        ("produce -> offset committed (durable)", probe.committed, "p99 <= 1.5 s"),
+    return latency_figures(rate, probe.anomaly_latencies(), probe.committed, raw)
+
+
+def latency_figures(
+    rate: float, anomalies: Sequence[float], committed: Sequence[float], raw: Sequence[float]
+) -> list[Figure]:
+    """The two latency figures at `rate` from their samples (seconds): value is the p99 in ms,
+    beside raw produce -> consume's p99 (ratio = ours / raw: lower is better)."""
+    r50, r99 = _pct(raw, 50) * 1e3, _pct(raw, 99) * 1e3
+    figures = []
+    for figure, values, bound_ms in (
+        ("produce -> anomaly in MongoDB", anomalies, TARGET_ANOMALY_P99_MS),
+        ("produce -> offset committed (durable)", committed, TARGET_COMMITTED_P99_MS),
     ):
         p50, p99 = _pct(values, 50) * 1e3, _pct(values, 99) * 1e3
-        r50, r99 = _pct(raw, 50) * 1e3, _pct(raw, 99) * 1e3
-        out.append(
-            {
-                "benchmark": f"{figure} p50 / p99 at {rate:,.0f}/s ({len(values):,} samples)",
-                "flead": f"{p50:,.0f} / {p99:,.0f} ms",
-                "baseline": "raw produce -> consume",
-                "baseline_value": f"{r50:,.0f} / {r99:,.0f} ms",
-                "ratio": p99 / max(r99, 1e-9),
-                "target": target,
-            }
+        figures.append(
+            Figure(
+                benchmark=f"{figure} p99 at {rate:,.0f}/s ({len(values):,} samples)",
+                value=p99,
+                unit="ms",
+                baseline=f"raw produce -> consume p99 (p50 {r50:,.0f} ms)",
+                baseline_value=r99,
+                ratio=p99 / max(r99, 1e-9),
+                target=f"p99 ≤ {bound_ms:,.0f} ms",
+                met=target_met(p99, at_most=bound_ms),
+                detail=f"p50 {p50:,.0f} / p99 {p99:,.0f} ms",
+            )
         )
-    return out
+    return figures
 
 
 # --- aggregator ingest ---------------------------------------------------------------------
@@ -580,7 +604,7 @@ class _NoTransport:
         return None
 
 
-def ingest(per_client: int = 150, devices_per_trainer: int = 125) -> list[dict[str, Any]]:
+def ingest(per_client: int = 150, devices_per_trainer: int = 125) -> list[Figure]:
     """Requests/s of 8 concurrent clients: FLEAD's aggregator (uvicorn, bearer token, validation,
     durable MongoDB store, production model) vs the original server's in-memory stand-in; and
     device updates/s through the two-tier path (each request a trainer's partial aggregate)."""
@@ -652,40 +676,49 @@ def ingest(per_client: int = 150, devices_per_trainer: int = 125) -> list[dict[s
         sc.cleanup()
     base = (baseline + baseline_after) / 2
     params = sum(int(t.size) for t in v0.tensors)
+    device_updates = partial * devices_per_trainer
+    inserts = per_device / per_device_batch
+    stand_in = "original server stand-in (in memory, no auth, JSON lists), same clients"
     return [
-        {
-            "benchmark": f"aggregator ingest, {CLIENTS} clients, one device per request "
+        Figure(
+            benchmark=f"aggregator ingest, {CLIENTS} clients, one device per request "
             f"({params} params; uvicorn, auth, validation, durable)",
-            "flead": f"{per_device:,.0f} requests/s",
-            "baseline": "original server stand-in (in memory, no auth, JSON lists), same clients",
-            "baseline_value": f"{base:,.0f} requests/s ({baseline:,.0f} / {baseline_after:,.0f})",
-            "ratio": per_device / base,
-            "target": ">= 1 (>= 904 req/s)",
-        },
-        {
-            "benchmark": f"aggregator ingest, two tiers: partial aggregates of "
+            value=per_device,
+            unit="requests/s",
+            baseline=f"{stand_in}, mean of before {baseline:,.0f} / after {baseline_after:,.0f}",
+            baseline_value=base,
+            ratio=per_device / base,
+            target=f"≥ {TARGET_INGEST_PER_S:,.0f} requests/s",
+            met=target_met(per_device, at_least=TARGET_INGEST_PER_S),
+        ),
+        Figure(
+            benchmark=f"aggregator ingest, two tiers: partial aggregates of "
             f"{devices_per_trainer} devices, {CLIENTS} trainers",
-            "flead": f"{partial * devices_per_trainer:,.0f} device updates/s "
-            f"({partial:,.0f} requests/s)",
-            "baseline": "original server stand-in, one device per request",
-            "baseline_value": f"{base:,.0f} device updates/s",
-            "ratio": partial * devices_per_trainer / base,
-            "target": ">= 10 (>= 9,040/s)",
-        },
-        {
-            "benchmark": "what bounds it: FerretDB insert_one, 8 threads, same blob "
+            value=device_updates,
+            unit="device updates/s",
+            baseline=f"{stand_in}, one device per request",
+            baseline_value=base,
+            ratio=device_updates / base,
+            target=f"≥ {TARGET_TWO_TIER_PER_S:,.0f} device updates/s",
+            met=target_met(device_updates, at_least=TARGET_TWO_TIER_PER_S),
+            detail=f"{device_updates:,.0f} device updates/s ({partial:,.0f} requests/s)",
+        ),
+        Figure(
+            benchmark=f"what bounds it: FerretDB insert_one, {CLIENTS} threads, same blob "
             f"(group commit: {per_device_batch:.1f} updates per insert_many)",
-            "flead": f"{per_device:,.0f} requests/s = {per_device / per_device_batch:,.0f} "
-            "inserts/s",
-            "baseline": "bare insert_one ceiling",
-            "baseline_value": f"{ceiling:,.0f} inserts/s",
-            "ratio": per_device / per_device_batch / ceiling,
-            "target": "",
-        },
+            value=inserts,
+            unit="inserts/s",
+            baseline="bare insert_one ceiling",
+            baseline_value=ceiling,
+            ratio=inserts / ceiling,
+            target="",
+            met=None,
+            detail=f"{per_device:,.0f} requests/s = {inserts:,.0f} inserts/s",
+        ),
     ]
 
 
-def run() -> list[dict[str, Any]]:
+def run() -> list[Figure]:
     """All service benchmarks (`make bench` calls this)."""
     return [
         *undisturbed(throughput),
@@ -704,12 +737,11 @@ if __name__ == "__main__":
         help="throughput, latency, ingest (default: all)",
     )  # fmt: skip
     args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
+    figures: list[Figure] = []
     if "throughput" in args.parts:
-        rows += undisturbed(throughput)
+        figures += undisturbed(throughput)
     if "latency" in args.parts:
-        rows += [*undisturbed(lambda: latency(2_000)), *undisturbed(lambda: latency(10_000))]
+        figures += [*undisturbed(lambda: latency(2_000)), *undisturbed(lambda: latency(10_000))]
     if "ingest" in args.parts:
-        rows += undisturbed(ingest)
-    for row in rows:
-        print(json.dumps(row))
+        figures += undisturbed(ingest)
+    show("services", figures)
