@@ -20,7 +20,7 @@ from flead.model import DeviceBank, ModelConfig
 from flead.model.features import TIME_FEATURES
 
 BATCHES = (256, 1024, 4096)
-TARGET_RIVER = 30.0
+TARGET_RIVER = 50.0
 TARGET_CEILING = 0.25
 
 
