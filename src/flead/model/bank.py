@@ -218,7 +218,7 @@ class DeviceBank:
         grads, loss, count = ol.train(b, params, s.cache, s.y, s.yhat, teach, clip, prox)
         self._step(b.gslot, widx, params, grads, loss, count)
         resid = np.where(b.valid, s.y - s.yhat, 0.0)
-        update_baseline(b, a, cfg, s.gap, s.bvar, s.flagged)
+        update_baseline(b, a, cfg, s.gap, s.bvar, s.flagged, s.hold)
         if update_stats(b, a, cfg, resid, s.comp, s.qc, s.rvar, learn, self._decay):
             self._fleet = None  # a plateau run ended: recompute the fleet's plateaus
         result = StepResult(

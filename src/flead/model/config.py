@@ -20,6 +20,9 @@ class ModelConfig:
     gaps (missing). Each channel's largest evidence is divided by the device's recent
     `quantile` of that channel's evidence; the row's score is the largest of these, and the
     row is an anomaly when the score exceeds `threshold_factor` (after the warm-up).
+    With `level_hold`, a channel that jumped away from its slow baseline on its own keeps being
+    judged against the baseline from before the jump for up to `hold_rows` readings (`hold`
+    evidence, ranked below the threshold: it orders readings, it raises no alarm).
     """
 
     hidden: tuple[int, ...] = (32, 16)
@@ -55,6 +58,10 @@ class ModelConfig:
     base_alpha: float = 0.03  # per-row EMA rate of the slow baseline
     base_clip: float = 2.0  # a reading moves the baseline as if at most this many s.d. away
     flag_weight: float = 0.1  # how much a flagged reading teaches the baseline's variance
+    level_hold: bool = True  # after a flagged jump of one channel, hold its slow baseline
+    hold_rows: int = 120  # ... for at most this many readings; then the new level is normal
+    hold_rank: float = 0.8  # a held reading scores at most this share of the threshold
+    hold_alone: float = 3.0  # no hold when another channel's forecast evidence / qc exceeds it
     level_k: float = 2.0
     level_weight: float = 0.0  # off: it cost AUC-PR on the synthetic data
     stuck_weight: float = 1.0
@@ -74,6 +81,9 @@ class ModelConfig:
             "quantile": 0.0 < self.quantile < 1.0,
             "threshold_factor": self.threshold_factor > 0,
             "threshold_halflife": self.threshold_halflife > 0,
+            "hold_rows": self.hold_rows >= 1,
+            "hold_rank": 0.0 < self.hold_rank < 1.0,
+            "hold_alone": self.hold_alone > 0,
         }
         for name, ok in checks.items():
             if not ok:

@@ -11,6 +11,7 @@ from flead.model import normalize as nz
 from flead.model import scoring as sc
 from flead.model.config import ModelConfig
 from flead.model.features import group_rows, previous_observed, segmented_run, time_features
+from flead.model.hold import Hold, find_holds, hold_scores
 from flead.model.priors import Priors
 from flead.model.state import HOURS
 
@@ -105,6 +106,7 @@ class Scored:
     gap: np.ndarray  # [n, F] distance from the slow baseline (NaN before it exists)
     bvar: np.ndarray  # [n, F] the variance of that distance in force
     flagged: np.ndarray  # [n, F] the channel's evidence crossed the threshold
+    hold: Hold  # [n, F] level hold (all False / 0 with `level_hold` off)
 
 
 def forward(
@@ -201,12 +203,48 @@ def forward(
     if cfg.baseline_after_fault:
         back = after & b.valid & (e_base < cfg.return_z**2)  # back within return_z s.d. of normal
         comp[0] = np.where(back, np.fmin(comp[0], e_base), comp[0])
+    hold = _level_hold(b, a, cfg, comp, qc, thr, e_base)
     score, kind, channel = sc.reduce(comp / qc)
+    if cfg.level_hold:  # its own scores, kept out of `comp`: they never feed the scale `qc`
+        held_score = hold_scores(hold.held, e_base, qc, thr, cfg.hold_rank)
+        best = np.argmax(held_score, axis=1)
+        top = held_score[np.arange(len(best)), best]
+        wins = top > score
+        score = np.where(wins, top, score).astype(np.float32)
+        kind = np.where(wins, sc.KINDS.index("hold"), kind).astype(np.int8)
+        channel = np.where(wins, best, channel).astype(np.int8)
     anomaly = score > thr
     flagged = (comp / qc).max(axis=0) > thr[:, None]
     return Scored(
-        score, kind, channel, thr, anomaly, y, yhat, comp, rvar, qc, cache, gap, bvar, flagged
-    )
+        score, kind, channel, thr, anomaly, y, yhat, comp, rvar, qc, cache, gap, bvar, flagged,
+        hold,
+    )  # fmt: skip
+
+
+def _level_hold(
+    b: Batch, a: dict, cfg: ModelConfig, comp: np.ndarray, qc: np.ndarray, thr: np.ndarray,
+    e_base: np.ndarray,
+) -> Hold:  # fmt: skip
+    """Which readings are held (`flead.model.hold`): a channel's forecast flagged a jump away
+    from its slow baseline while no other channel of the device jumped with it (a change of the
+    surroundings moves several sensors, a fault one), and it has not come back since. Only once
+    the device has seen `adapt` rows (a day: its daily changes are known to its statistics)."""
+    shape = comp.shape[1:]
+    if not cfg.level_hold:
+        none = np.zeros(shape, dtype=np.int64)
+        return Hold(np.zeros(shape, dtype=bool), none, none.copy())
+    far = b.valid & np.isfinite(e_base) & (e_base >= cfg.return_z**2)
+    surprise = comp[0] / qc
+    jumped = b.valid & (surprise > cfg.hold_alone)
+    alone = (jumped.sum(axis=1, keepdims=True) - jumped) == 0
+    onset = far & alone & (surprise > thr[:, None])
+    rslot = b.rslot
+    hold = find_holds(
+        far, onset, b.valid, b.starts[b.group], a["far_run"][rslot], a["onsets"][rslot],
+        cfg.hold_rows,
+    )  # fmt: skip
+    grown = (b.seen >= cfg.adapt)[:, None]
+    return hold._replace(held=hold.held & grown)
 
 
 def train(

@@ -1,4 +1,4 @@
-"""Anomaly score of each row: the largest per-channel surprise among four kinds of evidence."""
+"""Anomaly score of each row: the largest per-channel surprise among the kinds of evidence."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 __all__ = ["KINDS", "components", "reduce"]
 
-KINDS = ("forecast", "level", "stuck", "missing")
+KINDS = ("forecast", "level", "stuck", "missing", "hold")  # hold: flead.model.hold
 
 
 def components(

@@ -16,7 +16,7 @@ HOURS = 24  # time-of-day cells of the per-hour rates and residual variances
 
 __all__ = ["STATE_FORMAT", "BankState"]
 
-STATE_FORMAT = "flead.model.device/3"
+STATE_FORMAT = "flead.model.device/4"
 
 
 def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
@@ -43,6 +43,8 @@ def _layout(f: int) -> dict[str, tuple[tuple[int, ...], type, float]]:
         "bvar_h": ((f, HOURS), np.float64, 1.0),
         "n_bvar_h": ((f, HOURS), np.int64, 0),
         "flagged": ((f,), np.bool_, False),  # the channel's last reading was flagged
+        "far_run": ((f,), np.int64, 0),  # readings in a row far from the baseline (level hold)
+        "onsets": ((f,), np.int64, 0),  # flagged lone jumps in that run (> 0: held)
         "run_same": ((f,), np.int64, 0),
         "run_miss": ((f,), np.int64, 0),
         "hist": ((f, BINS), np.float64, 0.0),

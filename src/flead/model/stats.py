@@ -7,6 +7,7 @@ import numpy as np
 from flead.model import normalize as nz
 from flead.model import threshold as th
 from flead.model.config import ModelConfig
+from flead.model.hold import Hold, accept_lasting
 from flead.model.online import HOURS, Batch
 
 __all__ = ["update_stats"]
@@ -118,33 +119,49 @@ def update_stats(
 
 
 def update_baseline(
-    b: Batch, a: dict, cfg: ModelConfig, gap: np.ndarray, bvar: np.ndarray, flagged: np.ndarray
+    b: Batch,
+    a: dict,
+    cfg: ModelConfig,
+    gap: np.ndarray,
+    bvar: np.ndarray,
+    flagged: np.ndarray,
+    hold: Hold,
 ) -> None:
     """The slow baseline (a winsorised EMA of every reading) and the variance of the distance
-    from it, per channel and hour; and which channels' last reading was flagged.
+    from it, per channel and hour; which channels' last reading was flagged; the level hold.
 
     Each reading moves the baseline as if at most `base_clip` s.d. away, so a lasting shift is
     absorbed at a bounded pace; a flagged reading teaches the variance only `flag_weight` as
     much (a long fault barely widens its own yardstick, one that started too small still grows).
+    A held reading does not move the baseline and teaches its variance as a flagged one; a hold longer than `hold_rows` is accepted: the
+    baseline jumps to the channel's last reading (a lasting change stops being held).
     """
     g, starts, f, valid = b.gslot, b.starts, b.x.shape[1], b.valid
+    moving = valid & ~hold.held
     old = a["base"][g]
     base_row = old[b.group]
     sd = nz.scale(a["var"][g], a["mean"][g], a["quantum"][g])[b.group]
     bound = cfg.base_clip * np.sqrt(bvar) * sd
     xc = np.where(np.isnan(base_row), b.x, np.clip(b.x, base_row - bound, base_row + bound))
-    k = nz.group_sums(valid.astype(np.float64), starts)
+    k = nz.group_sums(moving.astype(np.float64), starts)
     w = nz.ema_weight(k, a["seen"][g][:, None].astype(np.float64), cfg.base_alpha)
-    mean_x = nz.group_sums(np.where(valid, xc, 0.0), starts) / np.maximum(k, 1.0)
+    mean_x = nz.group_sums(np.where(moving, xc, 0.0), starts) / np.maximum(k, 1.0)
     new = np.where(np.isnan(old), mean_x, old + w * (mean_x - np.nan_to_num(old)))
     a["base"][g] = np.where(k > 0, new, old)
     seen = valid & ~np.isnan(gap)
     gap2 = np.minimum(np.square(np.nan_to_num(gap)), cfg.winsor**2 * bvar)
-    gap2 = np.where(flagged, bvar + cfg.flag_weight * (gap2 - bvar), gap2)
+    gap2 = np.where(flagged | hold.held, bvar + cfg.flag_weight * (gap2 - bvar), gap2)
     k_gap = nz.group_sums(seen.astype(np.float64), starts)
     w = nz.ema_weight(k_gap, a["seen"][g][:, None].astype(np.float64), cfg.resid_alpha)
     total = nz.group_sums(np.where(seen, gap2, 0.0), starts)
     a["bvar"][g] = np.maximum(nz.update_rate(a["bvar"][g], k_gap, total, w), 1e-6)
     cell = (b.rslot[:, None] * f + np.arange(f)[None, :]) * HOURS + b.hour[:, None]
     _cell_rate(a["bvar_h"], a["n_bvar_h"], cell[seen], gap2[seen], cfg.resid_alpha, floor=1e-6)
-    a["flagged"][g] = flagged[b.ends]
+    ends = b.ends
+    a["flagged"][g] = flagged[ends]
+    if cfg.level_hold:
+        accept, a["far_run"][g], a["onsets"][g] = accept_lasting(
+            hold.far_run[ends], hold.onsets[ends], cfg.hold_rows
+        )
+        last = np.where(valid[ends], b.x[ends], b.carry[ends])
+        a["base"][g] = np.where(accept & ~np.isnan(last), last, a["base"][g])
