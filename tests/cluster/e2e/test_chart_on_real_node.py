@@ -12,10 +12,12 @@ running processes did, in order; the last one uninstalls.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flead_trainer.batch import read_results
 from tests.support.testbed import (
     REPO,
     STATE,
@@ -282,6 +285,14 @@ def _trainer_pod_ips(ns: str) -> list[str]:
     return [p["status"]["podIP"] for p in pods if p["status"].get("podIP")]
 
 
+def _trainer_metrics(ip: str) -> str | None:
+    """A trainer pod's own /metrics page (None while it does not answer)."""
+    try:
+        return httpx.get(f"http://{ip}:9101/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+
+
 def test_trainers_consume_readings(release: Release) -> None:
     """Proves every trainer pod consumes readings from the bed's Kafka through the node IP
     listener: flead_readings_consumed_total > 0 on each pod's own /metrics."""
@@ -290,9 +301,8 @@ def test_trainers_consume_readings(release: Release) -> None:
         ips = _trainer_pod_ips(release.namespace)
         seen = {}
         for ip in ips:
-            try:
-                page = httpx.get(f"http://{ip}:9101/metrics", timeout=5).text
-            except httpx.HTTPError:
+            page = _trainer_metrics(ip)
+            if page is None:
                 return None
             seen[ip] = _metric(page, "flead_readings_consumed_total")
         return seen if ips and all(v > 0 for v in seen.values()) else None
@@ -617,7 +627,8 @@ def _result_counts(rel: Release) -> Counter[tuple[int, int]]:
     counts: Counter[tuple[int, int]] = Counter()
     with mongo:
         for doc in mongo[rel.database]["results"].find({"topic": rel.topics["readings"]}):
-            counts.update((int(doc["partition"]), int(o)) for o in doc["offsets"])
+            r = read_results(doc)
+            counts.update((r.partition, o) for o in r.offsets.tolist())
     return counts
 
 
@@ -675,6 +686,140 @@ def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
     assert set(counts) == expected
     doubled = [k for k, v in counts.items() if v > 1]
     assert doubled == [], f"{len(doubled)} readings counted twice, e.g. {doubled[:5]}"
+
+
+# The real node's kubelet --root-dir (testbed/lib/node.sh): projected volumes as the kubelet
+# writes them, host side.
+KUBELET_PODS = STATE / "node" / "kubelet" / "root" / "pods"
+TOKEN_AUDIENCE = "flead-aggregator"
+# The kubelet renews a projected token past 80 % of its 600 s (at its next sync of the pod):
+# a token not replaced this long after its iat was not rotated.
+ROTATED_WITHIN = 700.0
+# A request counts as made after the first token's exp once the clock is this far past it:
+# more than the trainer's HTTP timeout (3 s), so no request sent before exp is still running.
+PAST_EXPIRY = 5.0
+
+
+def _token_file(pod: dict) -> Path:
+    """The host side of the pod's projected ServiceAccount token: the file its container sees."""
+    volume = next(
+        v["name"]
+        for v in pod["spec"]["volumes"]
+        if any("serviceAccountToken" in src for src in v.get("projected", {}).get("sources", []))
+    )
+    volumes = KUBELET_PODS / pod["metadata"]["uid"] / "volumes" / "kubernetes.io~projected"
+    return volumes / volume / "token"
+
+
+def _claims(token_file: Path) -> dict[str, Any] | None:
+    """The JWT payload of the token in `token_file`, decoded, not verified (None while the
+    kubelet swaps the file)."""
+    try:
+        payload = token_file.read_text().strip().split(".")[1]
+    except (OSError, IndexError):
+        return None
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def _bound(claims: dict[str, Any]) -> dict[str, Any]:
+    """What a ServiceAccount token is bound to: audience, ServiceAccount user, pod uid."""
+    return {
+        "aud": claims["aud"],
+        "sub": claims["sub"],
+        "pod": claims["kubernetes.io"]["pod"]["uid"],
+    }
+
+
+@dataclass(frozen=True)
+class Federating:
+    """One trainer's federation counters with the aggregator's authentication outcomes."""
+
+    accepted: float  # the trainer's own flead_local_updates_sent_total{outcome="accepted"}
+    version: float  # the global version the trainer adopted (flead_trainer_global_version)
+    allowed: float  # the aggregator's flead_auth_total{outcome="allowed"}
+    unauthenticated: float  # ... {outcome="unauthenticated"}: every 401, expired tokens too
+
+
+def _federating(ns: str, trainer_ip: str) -> Federating | None:
+    trainer = _trainer_metrics(trainer_ip)
+    try:
+        aggregator = _aggregator_metrics(ns)
+    except (httpx.HTTPError, IndexError):
+        return None
+    if trainer is None:
+        return None
+    return Federating(
+        _metric(trainer, 'flead_local_updates_sent_total{outcome="accepted"}'),
+        _metric(trainer, "flead_trainer_global_version"),
+        _metric(aggregator, 'flead_auth_total{outcome="allowed"}'),
+        _metric(aggregator, 'flead_auth_total{outcome="unauthenticated"}'),
+    )
+
+
+@pytest.mark.timeout(ROTATED_WITHIN + 300)
+def test_a_token_rotated_by_the_kubelet_keeps_working(release: Release) -> None:
+    """Proves the kubelet rotates a trainer's projected token in place and the trainer keeps
+    federating after its first token expired: the token file of the longest-running trainer pod
+    (read on the node, where the kubelet writes the projected volume) is replaced by a token with
+    later iat and exp, for the same audience, ServiceAccount and pod; once the clock is past the
+    first token's exp, the aggregator accepts that trainer's updates (its own counter of accepted
+    updates rises) and the trainer adopts a newer global version, while the aggregator counts
+    allowed requests and not one 401.
+
+    The token lives 600 s (the least Kubernetes allows) and the kubelet renews it at ~80 %: the
+    waits run from the first token's iat, so the tests before this one count towards them; placed
+    last before the uninstall, it adds what remains of ~10 min since the trainers started."""
+    ns = release.namespace
+    # The SIGKILL test stopped the producer: the trainer's updates need readings.
+    kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=1")
+    trainers = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    pod = min(
+        (
+            p
+            for p in trainers
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+        ),
+        key=lambda p: p["status"]["startTime"],
+    )
+    token_file = _token_file(pod)
+    first = wait_until("the trainer's token", lambda: _claims(token_file), timeout=10)
+    group = pod["metadata"]["labels"]["flead.io/partition-group"]
+    identity = {
+        "aud": [TOKEN_AUDIENCE],
+        "sub": f"system:serviceaccount:{ns}:flead-trainer-{group}",
+        "pod": pod["metadata"]["uid"],
+    }
+
+    assert _bound(first) == identity, first
+    rotated = wait_until(
+        f"the kubelet to rotate the token of {pod['metadata']['name']} (iat {first['iat']})",
+        lambda: (c := _claims(token_file)) is not None and c["iat"] != first["iat"] and c,
+        timeout=max(1.0, first["iat"] + ROTATED_WITHIN - time.time()),
+        interval=5,
+    )
+    assert _bound(rotated) == identity, rotated
+    assert rotated["iat"] > first["iat"], (first, rotated)
+    assert rotated["exp"] > first["exp"], (first, rotated)
+    expired = first["exp"] + PAST_EXPIRY
+    wait_until(
+        f"the clock past the first token's exp {first['exp']}",
+        lambda: time.time() > expired,
+        timeout=max(1.0, expired - time.time() + 5),
+        interval=1,
+    )
+    ip = pod["status"]["podIP"]
+    before = wait_until("the trainer's and the aggregator's metrics", lambda: _federating(ns, ip))
+    after = wait_until(
+        f"group {group}'s update accepted and a newer version adopted after the expiry",
+        lambda: (now := _federating(ns, ip)) is not None
+        and now.accepted > before.accepted
+        and now.version > before.version
+        and now,
+        timeout=240,
+        interval=2,
+    )
+    assert after.allowed > before.allowed, (before, after)
+    assert after.unauthenticated == before.unauthenticated, (before, after)
 
 
 def test_uninstall_leaves_only_the_crd(release: Release) -> None:
