@@ -11,8 +11,9 @@ from bson import encode
 from bson.binary import Binary
 from pymongo import DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
+from flead.logging import get_logger
 from flead.mongo import open_database
 
 __all__ = [
@@ -26,6 +27,10 @@ __all__ = [
     "device_state",
     "plan_segments",
 ]
+
+
+log = get_logger(__name__)
+MAX_SKIPPED_GENERATIONS = 8  # stray tables in a row before a checkpoint write gives up
 
 
 def anomaly_id(device: str, time: float) -> str:
@@ -206,19 +211,7 @@ class TrainerStore:
         for c in deltas:
             if c.partition not in self.generation:
                 raise RuntimeError(f"partition {c.partition} saved before it was loaded")
-            g = self.generation[c.partition] + 1
-            plan = plan_segments(
-                self._where[c.partition], c.changed, c.dropped, g, self.keep_segments
-            )
-            docs = [device_document(d, st) for d, st in sorted(c.changed.items())]
-            for seg, moving in sorted(plan.copy.items()):
-                docs += [
-                    doc
-                    for doc in self._segment(topic, c.partition, seg).find({})
-                    if doc["_id"] in moving
-                ]
-            if docs:
-                _insert_ignoring(self._segment(topic, c.partition, g), docs)
+            g, plan, docs = self._write_segment(topic, c)
             manifest = {
                 "_id": g,
                 "next_offset": c.next_offset,
@@ -238,6 +231,44 @@ class TrainerStore:
             self.generation[c.partition] = g
             self._where[c.partition] = plan.where
         return written
+
+    def _write_segment(self, topic: str, c: Delta) -> tuple[int, SegmentPlan, list[dict[str, Any]]]:
+        """Write the delta's new segment: (its generation, the plan, the documents written).
+
+        A generation whose collection cannot be created because the server holds a stray table
+        of that name is skipped for the next one (FerretDB's SQLite backend, SIGKILLed while it
+        created a collection, keeps the table but not its catalogue entry; every later create of
+        that name fails). No manifest lists a skipped generation, so nothing reads it."""
+        g = self.generation[c.partition] + 1
+        for _ in range(MAX_SKIPPED_GENERATIONS):
+            plan = plan_segments(
+                self._where[c.partition], c.changed, c.dropped, g, self.keep_segments
+            )
+            docs = [device_document(d, st) for d, st in sorted(c.changed.items())]
+            for seg, moving in sorted(plan.copy.items()):
+                docs += [
+                    doc
+                    for doc in self._segment(topic, c.partition, seg).find({})
+                    if doc["_id"] in moving
+                ]
+            if not docs:
+                return g, plan, docs
+            try:
+                _insert_ignoring(self._segment(topic, c.partition, g), docs)
+            except OperationFailure as exc:
+                if "already exists" not in str(exc):
+                    raise
+                log.warning(
+                    "segment collection cannot be created: skipping its generation",
+                    partition=c.partition, generation=g, error=str(exc)[:300],
+                )  # fmt: skip
+                g += 1
+                continue
+            return g, plan, docs
+        raise RuntimeError(
+            f"partition {c.partition}: {MAX_SKIPPED_GENERATIONS} segment generations in a row "
+            "could not be created"
+        )
 
     def write_results(self, docs: Sequence[dict[str, Any]]) -> None:
         """Insert per-partition result documents; a replayed interval replaces its own document."""
