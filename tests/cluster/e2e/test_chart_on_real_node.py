@@ -513,11 +513,15 @@ def _enforcing() -> bool:
     return pid.exists() and Path(f"/proc/{pid.read_text().strip()}").exists()
 
 
-def test_network_policies_fence_the_pods(release: Release) -> None:
+def test_network_policies_fence_the_pods(
+    release: Release, read_testbed_env: dict[str, str]
+) -> None:
     """Proves the chart's NetworkPolicies hold on the real node (kube-router enforcing them):
     a pod outside the policies reaches neither the aggregator (Service or pod IP) nor a
-    trainer's metrics port, while a pod labelled like a trainer reaches the aggregator, and
-    everything above (federation, scraping from the node) kept working under them."""
+    trainer's metrics port, while a pod labelled like a trainer reaches the aggregator; a pod
+    labelled like the operator reaches the API server but neither the aggregator nor Kafka
+    (its egress policy); and everything above (federation, scraping from the node) kept
+    working under them."""
     if not _enforcing():
         pytest.skip("the real node enforces no NetworkPolicy (kube-router not running)")
     ns = release.namespace
@@ -533,6 +537,13 @@ def test_network_policies_fence_the_pods(release: Release) -> None:
     assert stranger == dict.fromkeys(targets, "closed"), stranger
     trainer_like = _connect_from_pod(ns, "trainer-like", TRAINER_LIKE, targets[:2])
     assert trainer_like == dict.fromkeys(targets[:2], "open"), trainer_like
+    operator = _json("get", "deployment", f"{RELEASE}-flead-operator", "-n", ns)
+    kafka = read_testbed_env["TESTBED_NODE_KAFKA_BOOTSTRAP_SERVERS"].split(",")[0]
+    egress = {"kubernetes.default.svc:443": "open", targets[0]: "closed", kafka: "closed"}
+    operator_like = _connect_from_pod(
+        ns, "operator-like", operator["spec"]["selector"]["matchLabels"], list(egress)
+    )
+    assert operator_like == egress, operator_like
 
 
 def test_anomalies_are_published(release: Release) -> None:
