@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from flead.logging import get_logger
 from flead.model import DeviceBank
+from flead.wire import WireError
 from flead_trainer import metrics as m
 from flead_trainer.assignment import Assignment, AssignmentFile, OncePer, select
 from flead_trainer.batch import (
@@ -35,7 +36,7 @@ from flead_trainer.kafka_io import Deliveries, flush_all, kafka_transient, resum
 from flead_trainer.publish import publish_anomalies, publish_dead
 from flead_trainer.retry import Dependency, mongo_transient
 from flead_trainer.settings import TrainerSettings
-from flead_trainer.store import Delta, DeviceState, TrainerStore
+from flead_trainer.store import Checkpoint, Delta, DeviceState, TrainerStore
 
 __all__ = ["Trainer"]
 
@@ -96,10 +97,7 @@ class Trainer:
         partitions = self.s.partition_list
         # MongoDB down at start: wait for it (as for any write), up to its patience.
         saved = self.mongo.call("checkpoint load", lambda: self.store.load(self.topic, partitions))
-        for cp in saved.values():
-            for device, state in cp.devices.items():
-                self.restore_device(device, state)
-                self.owner[device] = cp.partition
+        self.restore(saved)
         self.refresh_assignment(strict=True)
         positions = resume_positions(
             self.consumer, self.topic, partitions, {p: c.next_offset for p, c in saved.items()}
@@ -277,6 +275,23 @@ class Trainer:
         if sel.mask.any():
             d.values[sel.mask[sel.keep]] = np.nan
         return d
+
+    def restore(self, saved: dict[int, Checkpoint]) -> None:
+        """Restore every checkpointed device. A state this bank cannot take (written by another
+        model version or state format, e.g. after an upgrade) is logged and counted, and that
+        device starts afresh: an upgrade never crash-loops the trainer on its own checkpoint."""
+        for cp in saved.values():
+            for device, state in cp.devices.items():
+                try:
+                    self.restore_device(device, state)
+                except WireError as exc:
+                    m.CHECKPOINT_REFUSED.inc()
+                    log.warning(
+                        "device checkpoint not restored: the device starts afresh",
+                        device=device, partition=cp.partition, reason=str(exc),
+                    )  # fmt: skip
+                    continue
+                self.owner[device] = cp.partition
 
     def device_state(self, device: str) -> DeviceState:
         """What the checkpoint keeps of a device: its model, plus one named part per other owner

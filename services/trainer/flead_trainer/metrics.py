@@ -14,6 +14,7 @@ __all__ = [
     "CHECKPOINT",
     "CHECKPOINT_BYTES",
     "CHECKPOINT_DEVICES",
+    "CHECKPOINT_REFUSED",
     "CONSUMED",
     "DEAD",
     "DEPENDENCY_RETRIES",
@@ -57,6 +58,10 @@ CHECKPOINT_BYTES = Counter(
 )
 CHECKPOINT_DEVICES = Counter(
     "flead_checkpoint_devices_written", "Device states written by checkpoints (changed devices)"
+)
+CHECKPOINT_REFUSED = Counter(
+    "flead_checkpoint_devices_refused",
+    "Checkpointed device states not restored (another state format or model): they start afresh",
 )
 UNSERVED = Counter(
     "flead_unserved_readings",

@@ -245,3 +245,23 @@ def test_a_checkpoint_still_being_written_holds_consumption_and_the_commit_back(
     assert consumer.consumes == 1
     t.checkpoint(wait=True)
     assert consumer.commits == [{0: 10}, {0: 20}]
+
+
+def test_a_device_checkpoint_of_another_format_starts_that_device_afresh() -> None:
+    """After an upgrade that changed the model's state format, the old checkpoint's device
+    states are refused one by one (logged, counted): the trainer does not crash on them, the
+    devices it can restore are restored, and the refused one simply starts afresh."""
+    from flead.model import DeviceBank
+    from flead_trainer.metrics import CHECKPOINT_REFUSED
+    from flead_trainer.store import Checkpoint, DeviceState
+
+    s = load_settings(trainer_checkpoint_seconds=0.001)
+    t = Trainer(s, FakeConsumer(), FakeProducer(), BlockingStore(), NoAggregator())  # type: ignore[arg-type]
+    donor = DeviceBank(s.features, seed=s.model_seed)
+    donor.add("good")
+    states = {"good": DeviceState(donor.export_state("good")), "old": DeviceState(b"not a state")}
+    before = CHECKPOINT_REFUSED._value.get()
+    t.restore({0: Checkpoint(0, 10, states, 0)})
+    assert CHECKPOINT_REFUSED._value.get() == before + 1
+    assert t.owner == {"good": 0}
+    assert list(t.bank.devices()) == ["good"]
