@@ -17,6 +17,7 @@ from rich.console import Console
 
 from benchmarks.figure import Figure
 from benchmarks.render import print_rich, show, wants_markdown
+from flead.logging import configure_logging
 
 SUITES = ("engine", "aggregation", "decode", "services", "operator_scale")
 
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.suites) - set(SUITES))
     if unknown:
         parser.error(f"unknown suite(s): {', '.join(unknown)}")
+    # the in-process trainer's and aggregator client's warnings go to stderr, not into the tables
+    configure_logging("console", "WARNING")
     document = run_all(args.suites, wants_markdown(sys.stdout, forced=args.markdown))
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:
