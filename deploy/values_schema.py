@@ -344,7 +344,11 @@ def schema() -> Node:
             "aggregator": obj(
                 {
                     "image": {"$ref": "#/definitions/fleadImage"},
-                    "replicaCount": i("aggregator replicas", minimum=0),
+                    "replicaCount": i(
+                        "aggregator replicas: 0 or 1 (a round lives in one process; see docs/deploy.md)",
+                        minimum=0,
+                        maximum=1,
+                    ),
                     "port": i("container port", **PORT),
                     "service": obj(
                         {

@@ -111,6 +111,18 @@ def test_operator_is_single_replica_recreate(default_docs: list[dict]) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
+def test_aggregator_is_replaced_with_recreate(default_docs: list[dict]) -> None:
+    """Two aggregators never run side by side (each would close rounds from its own memory):
+    one replica, replaced with Recreate on every upgrade."""
+    (aggregator,) = [
+        d
+        for d in by_kind(default_docs, "Deployment")
+        if d["metadata"]["name"] == "t-flead-aggregator"
+    ]
+    assert aggregator["spec"]["replicas"] == 1
+    assert aggregator["spec"]["strategy"] == {"type": "Recreate"}
+
+
 def test_operator_gets_its_kopf_identity_from_the_downward_api(default_docs: list[dict]) -> None:
     """POD_ID = the pod's name: without it kopf calls getpass.getuser(), which raises KeyError for
     UID 10001 (no passwd entry under containerd or Docker) and crash-loops the operator."""

@@ -103,6 +103,7 @@ def test_production_values_are_valid_and_different() -> None:
         ({"externalMongodb": {"uri": "postgres://x"}}, "uri"),
         ({"monitoring": {"serviceMonitor": {"interval": "soon"}}}, "interval"),
         ({"operator": {"replicas": 2}}, "replicas"),
+        ({"aggregator": {"replicaCount": 2}}, "replicaCount"),
     ],
 )
 def test_schema_rejects_bad_values(patch: dict, where: str) -> None:
