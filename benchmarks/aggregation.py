@@ -132,8 +132,6 @@ def _figure(
         baseline=baseline,
         baseline_value=baseline_value,
         ratio=ours / theirs if rate else theirs / ours,
-        target="",
-        met=None,
     )
 
 

@@ -122,8 +122,6 @@ def run(repeat: int = 30) -> list[Figure]:
                 baseline=name if seconds is not None else f"{name}: not installed",
                 baseline_value=None if seconds is None else seconds * 1e6,
                 ratio=None if seconds is None else seconds / ours,
-                target="",
-                met=None,
             )
         )
     return figures

@@ -25,8 +25,8 @@ class Figure:
     baseline: str
     baseline_value: float | None
     ratio: float | None
-    target: str
-    met: bool | None
+    target: str = ""  # empty: no target
+    met: bool | None = None
     detail: str = ""
 
     def as_row(self) -> dict[str, Any]:

@@ -110,8 +110,6 @@ class ScaleRun:
                 baseline="",
                 baseline_value=None,
                 ratio=None,
-                target="",
-                met=None,
             ),
         ]
 

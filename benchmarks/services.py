@@ -397,8 +397,6 @@ def throughput(rows: int = 60_000) -> list[Figure]:
             baseline="raw consume + json.loads, CPU per reading",
             baseline_value=raw_us,
             ratio=raw_us / ours_us,
-            target="",
-            met=None,
         ),
     ]
 
@@ -711,8 +709,6 @@ def ingest(per_client: int = 150, devices_per_trainer: int = 125) -> list[Figure
             baseline="bare insert_one ceiling",
             baseline_value=ceiling,
             ratio=inserts / ceiling,
-            target="",
-            met=None,
             detail=f"{per_device:,.0f} requests/s = {inserts:,.0f} inserts/s",
         ),
     ]
