@@ -39,7 +39,6 @@ class GroupCommit(Generic[T, R]):
         self._lock = threading.Lock()
         self._queue: list[_Ticket[T, R]] = []
         self._writing = False
-        self.writes = 0  # store round trips made (tests, metrics)
 
     def queued(self) -> int:
         """Callers waiting for the next write."""
@@ -81,7 +80,6 @@ class GroupCommit(Generic[T, R]):
                 t.results = results[at : at + len(t.items)]
                 at += len(t.items)
         finally:
-            self.writes += 1
             with self._lock:
                 heir = self._queue[0] if self._queue else None
                 self._writing = heir is not None

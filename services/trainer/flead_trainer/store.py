@@ -240,19 +240,17 @@ class TrainerStore:
         created a collection, keeps the table but not its catalogue entry; every later create of
         that name fails). No manifest lists a skipped generation, so nothing reads it."""
         g = self.generation[c.partition] + 1
+        plan = plan_segments(self._where[c.partition], c.changed, c.dropped, g, self.keep_segments)
+        docs = [device_document(d, st) for d, st in sorted(c.changed.items())]
+        for seg, moving in sorted(plan.copy.items()):
+            docs += [
+                doc
+                for doc in self._segment(topic, c.partition, seg).find({})
+                if doc["_id"] in moving
+            ]
+        if not docs:
+            return g, plan, docs
         for _ in range(MAX_SKIPPED_GENERATIONS):
-            plan = plan_segments(
-                self._where[c.partition], c.changed, c.dropped, g, self.keep_segments
-            )
-            docs = [device_document(d, st) for d, st in sorted(c.changed.items())]
-            for seg, moving in sorted(plan.copy.items()):
-                docs += [
-                    doc
-                    for doc in self._segment(topic, c.partition, seg).find({})
-                    if doc["_id"] in moving
-                ]
-            if not docs:
-                return g, plan, docs
             try:
                 _insert_ignoring(self._segment(topic, c.partition, g), docs)
             except OperationFailure as exc:
@@ -262,7 +260,11 @@ class TrainerStore:
                     "segment collection cannot be created: skipping its generation",
                     partition=c.partition, generation=g, error=str(exc)[:300],
                 )  # fmt: skip
+                # a fresh generation number changes where devices go, not what is copied
                 g += 1
+                plan = plan_segments(
+                    self._where[c.partition], c.changed, c.dropped, g, self.keep_segments
+                )
                 continue
             return g, plan, docs
         raise RuntimeError(

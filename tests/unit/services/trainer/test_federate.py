@@ -21,6 +21,22 @@ def _federator(bank: DeviceBank, served: ModelVersion) -> Federator:
     return Federator(s, bank, transport)
 
 
+def _learned_with_a_due_update(bank: DeviceBank, transport: LocalTransport) -> Federator:
+    """A Federator on `transport` (backoff cap 4 s) whose one device learned 50 readings, so
+    an update is due at the next tick."""
+    s = load_settings(
+        model_features=",".join(FEATURES),
+        trainer_update_every_samples=10,
+        trainer_aggregator_backoff_max_seconds=4.0,
+    )
+    fed = Federator(s, bank, transport)
+    fed.join(attempts=1)
+    dev, t, v = stream(devices=1, rows=50)
+    bank.process(dev, t, v)
+    fed.learned([("d", 50)])
+    return fed
+
+
 def test_restart_with_an_unchanged_global_version_adopts_it_before_learning() -> None:
     """Checkpoint at global version 3, restart, aggregator still at 3: join() adopts version 3,
     restored devices keep their weights and unsent samples, a device that joins afterwards
@@ -104,18 +120,8 @@ def test_an_update_the_aggregator_does_not_take_waits_with_its_samples_and_cappe
     clock = [1000.0]
     monkeypatch.setattr(federate.time, "monotonic", lambda: clock[0])
     bank = DeviceBank(FEATURES)
-    v0 = ModelVersion.initial(bank.spec)
-    flaky = Flaky(make_strategy(StrategyConfig(), v0), lambda: 0.0)
-    s = load_settings(
-        model_features=",".join(FEATURES),
-        trainer_update_every_samples=10,
-        trainer_aggregator_backoff_max_seconds=4.0,
-    )
-    fed = Federator(s, bank, flaky)
-    fed.join(attempts=1)
-    dev, t, v = stream(devices=1, rows=50)
-    bank.process(dev, t, v)
-    fed.learned([("d", 50)])
+    flaky = Flaky(make_strategy(StrategyConfig(), ModelVersion.initial(bank.spec)), lambda: 0.0)
+    fed = _learned_with_a_due_update(bank, flaky)
     before = bank.pending(list(bank.devices()))[0].tolist()
     waits = []
     for _ in range(5):
@@ -156,16 +162,7 @@ def test_a_retry_after_from_the_aggregator_is_waited_out_within_the_cap(
     monkeypatch.setattr(federate.time, "monotonic", lambda: clock[0])
     bank = DeviceBank(FEATURES)
     busy = Busy(make_strategy(StrategyConfig(), ModelVersion.initial(bank.spec)), lambda: 0.0)
-    s = load_settings(
-        model_features=",".join(FEATURES),
-        trainer_update_every_samples=10,
-        trainer_aggregator_backoff_max_seconds=4.0,
-    )
-    fed = Federator(s, bank, busy)
-    fed.join(attempts=1)
-    dev, t, v = stream(devices=1, rows=50)
-    bank.process(dev, t, v)
-    fed.learned([("d", 50)])
+    fed = _learned_with_a_due_update(bank, busy)
     waits = []
     for asked in (3.0, 3.0, 3.0, 60.0):
         busy.retry_after = asked
