@@ -1,25 +1,17 @@
 """The chart end to end on the bed's real node: FLEAD's own images, real processes.
 
-One release per module (the fixture below): the four images are built (scripts/images.sh,
-cached) and imported into the node's containerd, ``helm install charts/flead`` runs with
-those images and the bed's Kafka and MongoDB-wire server as external services (at the node
-IP), and the 54 sample devices are applied. The namespace carries default scheduling
-annotations (PodNodeSelector / PodTolerationRestriction, enabled in the bed's apiserver) so
-every pod of the release, the operator's trainers included, lands on the real node and none
-on a KWOK node. Topics and the database are unique to the run. The tests then read what the
-running processes did, in order; the last one uninstalls.
+One release for the module (the ``release`` fixture, tests/cluster/e2e/conftest.py): the
+four images built and imported into the node's containerd, ``helm install charts/flead`` with
+the bed's Kafka and MongoDB-wire server as external services, the 54 sample devices applied,
+every pod on the real node and none on a KWOK node. The tests then read what the running
+processes did, in order; the last one uninstalls.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import shutil
 import time
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,226 +19,40 @@ from typing import Any
 import httpx
 import pytest
 
-from flead_trainer.batch import read_results
+from tests.cluster.e2e.release import (
+    AGGREGATOR,
+    IMAGE_TAG,
+    RELEASE,
+    SAMPLES,
+    TRAINER_SELECTOR,
+    Release,
+    aggregator_metrics,
+    all_pods_up,
+    global_version,
+    helm,
+    is_ready,
+    kube_json,
+    list_devices,
+    list_pods,
+    metric,
+    partition_groups,
+    replaced,
+    restart_counts,
+    result_counts,
+    trainer_deployments,
+    trainer_metrics,
+    trainer_pod_ips,
+    watermarks,
+)
 from tests.support.testbed import (
-    REPO,
     STATE,
     kubectl,
     real_node_placement,
-    require_real_node,
-    run,
     unique,
     wait_until,
 )
 
 pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(1800)]
-
-CHART = REPO / "charts" / "flead"
-SAMPLES = REPO / "manifests" / "samples" / "intel-lab-motes.yaml"
-COMPONENTS = ("operator", "trainer", "aggregator", "producer")
-RELEASE = "e2e"
-TRAINER_SELECTOR = "app.kubernetes.io/component=trainer,app.kubernetes.io/part-of=flead"
-# The tag scripts/images.sh builds and loads (its own IMAGE_TAG variable, default dev).
-IMAGE_TAG = os.environ.get("IMAGE_TAG", "dev")
-PRODUCER_RATE = 400  # readings per second
-
-
-@dataclass(frozen=True)
-class Release:
-    """What the fixture installed."""
-
-    namespace: str
-    helm_env: dict[str, str]
-    topics: dict[str, str]
-    database: str
-    bootstrap: str
-
-
-def _helm(release: Release, *args: str, timeout: float = 600) -> str:
-    helm = shutil.which("helm")
-    assert helm, "helm is not on PATH (testbed/up.sh puts the cached build first)"
-    return run([helm, *args], env=release.helm_env, timeout=timeout).stdout
-
-
-def _json(*args: str) -> Any:
-    return json.loads(kubectl(*args, "-o", "json").stdout)
-
-
-def _values(namespace: str, env: dict[str, str], topics: dict[str, str], database: str) -> dict:
-    """The release's values: local images never pulled, the bed's services at the node IP."""
-    topic_env = {
-        "FLEAD_LABELS_TOPIC": topics["labels"],
-        "FLEAD_ANOMALIES_TOPIC": topics["anomalies"],
-        "FLEAD_DEAD_LETTER_TOPIC": topics["dead_letter"],
-    }
-    return {
-        "image": {"tag": IMAGE_TAG, "pullPolicy": "Never"},
-        "config": {"readingsTopic": topics["readings"], "mongodbDatabase": database},
-        "operator": {"watchNamespaces": [namespace]},
-        "trainer": {"extraEnv": topic_env},
-        "producer": {
-            "enabled": True,
-            "env": {
-                "FLEAD_PRODUCER_SOURCE": "synthetic",
-                "FLEAD_PRODUCER_LOOP": "true",
-                # A steady stream the three trainers keep up with (unlimited, the backlog grows).
-                "FLEAD_PRODUCER_RATE": str(PRODUCER_RATE),
-                **topic_env,
-            },
-        },
-        "kafka": {"enabled": False},
-        "externalKafka": {"bootstrapServers": env["TESTBED_NODE_KAFKA_BOOTSTRAP_SERVERS"]},
-        "mongodb": {"enabled": False},
-        "externalMongodb": {"uri": f"{env['TESTBED_NODE_MONGODB_URI']}{database}"},
-    }
-
-
-@pytest.fixture(scope="module")
-def release(
-    read_testbed_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
-    """Images built and loaded, the chart installed on the real node, the samples applied."""
-    env = read_testbed_env
-    require_real_node(env)
-    images = str(REPO / "scripts" / "images.sh")
-    run([images, "build", *COMPONENTS], timeout=2700)
-    run([images, "load", *COMPONENTS], timeout=900)
-
-    run_id = unique("e2e")
-    namespace = run_id
-    placement = real_node_placement(env)
-    selector = ",".join(f"{k}={v}" for k, v in placement["nodeSelector"].items())
-    kubectl("create", "namespace", namespace)
-    kubectl(
-        "annotate",
-        "namespace",
-        namespace,
-        f"scheduler.alpha.kubernetes.io/node-selector={selector}",
-        f"scheduler.alpha.kubernetes.io/defaultTolerations={json.dumps(placement['tolerations'])}",
-    )
-    suffix = run_id.replace("-", "_")
-    topics = {
-        "readings": f"flead.readings.{suffix}",
-        "labels": f"flead.labels.{suffix}",
-        "anomalies": f"flead.anomalies.{suffix}",
-        "dead_letter": f"flead.dead-letter.{suffix}",
-    }
-    database = f"flead_{suffix}"
-    from flead.settings import KafkaSettings
-    from flead_producer.topics import ensure_topics, topic_plan
-
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    ensure_topics(
-        bootstrap,
-        topic_plan(
-            KafkaSettings(
-                kafka_bootstrap_servers=bootstrap,
-                readings_topic=topics["readings"],
-                labels_topic=topics["labels"],
-                anomalies_topic=topics["anomalies"],
-                dead_letter_topic=topics["dead_letter"],
-            )
-        ),
-    )
-    work = tmp_path_factory.mktemp("e2e")
-    helm_env = {
-        "HELM_CACHE_HOME": str(work / "helm-cache"),
-        "HELM_CONFIG_HOME": str(work / "helm-config"),
-        "HELM_DATA_HOME": str(work / "helm-data"),
-    }
-    rel = Release(namespace, helm_env, topics, database, bootstrap)
-    values = work / "values.json"
-    values.write_text(json.dumps(_values(namespace, env, topics, database)))
-    try:
-        _helm(
-            rel, "install", RELEASE, str(CHART), "-n", namespace, "-f", str(values),
-            "--wait", "--timeout", "5m",
-        )  # fmt: skip
-        kubectl("apply", "-n", namespace, "-f", str(SAMPLES))
-        yield rel
-    finally:
-        # Devices first, while the operator still runs to release them (kopf finalizers).
-        kubectl(
-            "delete", "-n", namespace, "-f", str(SAMPLES), "--ignore-not-found",
-            "--timeout=120s", check=False, timeout=150,
-        )  # fmt: skip
-        helm = shutil.which("helm") or "helm"
-        run(
-            [helm, "uninstall", RELEASE, "-n", namespace, "--wait"],
-            env=helm_env,
-            check=False,
-            timeout=300,
-        )
-        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-        _drop_run_data(rel)
-
-
-def _drop_run_data(rel: Release) -> None:
-    from confluent_kafka.admin import AdminClient
-    from pymongo import MongoClient
-
-    AdminClient({"bootstrap.servers": rel.bootstrap}).delete_topics(list(rel.topics.values()))
-    mongo: MongoClient[dict[str, Any]] = MongoClient(
-        os.environ["MONGODB_URI"], serverSelectionTimeoutMS=5000
-    )
-    with mongo:
-        mongo.drop_database(rel.database)
-
-
-def _devices(ns: str) -> list[dict]:
-    return list(_json("get", "federateddevices", "-n", ns)["items"])
-
-
-def _trainer_deployments(ns: str) -> list[dict]:
-    return _json("get", "deployments", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
-
-
-def _pods(ns: str) -> list[dict]:
-    return [
-        p
-        for p in _json("get", "pods", "-n", ns)["items"]
-        if p["status"].get("phase") != "Succeeded"
-    ]
-
-
-def _ready(pod: dict) -> bool:
-    return any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
-    )
-
-
-def _restarts(pods: list[dict]) -> dict[str, int]:
-    return {
-        p["metadata"]["name"]: sum(
-            c.get("restartCount", 0) for c in p["status"].get("containerStatuses", [])
-        )
-        for p in pods
-    }
-
-
-def _groups(ns: str) -> dict[str, str]:
-    """Partition group -> trainer, from the devices' status once every device has one."""
-    devices = _devices(ns)
-    if len(devices) != 54 or any(not d.get("status", {}).get("trainer") for d in devices):
-        return {}
-    return {d["status"]["partitionGroup"]: d["status"]["trainer"] for d in devices}
-
-
-def _all_up(ns: str) -> list[dict] | None:
-    """Every pod of the release (trainers included) Ready, once the operator made them all."""
-    groups = _groups(ns)
-    deployments = _trainer_deployments(ns)
-    if not groups or len(deployments) < len(groups):
-        return None
-    pods = _pods(ns)
-    trainers = [
-        p
-        for p in pods
-        if p["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "trainer"
-    ]
-    if len(trainers) < len(groups) or not all(_ready(p) for p in pods):
-        return None
-    return pods
 
 
 def test_every_pod_ready_on_the_real_node_without_restarts(release: Release) -> None:
@@ -254,43 +60,27 @@ def test_every_pod_ready_on_the_real_node_without_restarts(release: Release) -> 
     Ready on the real node (none on a KWOK node) with no container restarted: the images run
     with the chart's read-only root, UID without passwd entry and ServiceAccount tokens."""
     pods = wait_until(
-        "every pod of the release Ready", lambda: _all_up(release.namespace), timeout=600
+        "every pod of the release Ready", lambda: all_pods_up(release.namespace), timeout=600
     )
     node = real_node_placement()["nodeSelector"]
     expected = kubectl(
         "get", "nodes", "-l", ",".join(f"{k}={v}" for k, v in node.items()), "-o", "name"
     ).stdout.split()
     assert [f"node/{p['spec']['nodeName']}" for p in pods] == expected * len(pods)
-    assert _restarts(pods) == dict.fromkeys(_restarts(pods), 0), _restarts(pods)
+    assert restart_counts(pods) == dict.fromkeys(restart_counts(pods), 0), restart_counts(pods)
 
 
 def test_one_trainer_deployment_per_partition_group(release: Release) -> None:
     """Proves the operator made exactly one trainer Deployment per partition group the 54
     devices fall into, each named as the devices' status says, each available."""
-    groups = wait_until("every device assigned", lambda: _groups(release.namespace), timeout=120)
-    deployments = _trainer_deployments(release.namespace)
+    groups = wait_until(
+        "every device assigned", lambda: partition_groups(release.namespace), timeout=120
+    )
+    deployments = trainer_deployments(release.namespace)
     assert sorted(d["metadata"]["name"] for d in deployments) == sorted(set(groups.values()))
     assert len(deployments) == len(groups)
     for d in deployments:
         assert d["status"].get("availableReplicas") == d["spec"]["replicas"] == 1, d["status"]
-
-
-def _metric(text: str, name: str) -> float:
-    pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
-    return sum(float(m.group(2)) for m in pattern.finditer(text))
-
-
-def _trainer_pod_ips(ns: str) -> list[str]:
-    pods = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
-    return [p["status"]["podIP"] for p in pods if p["status"].get("podIP")]
-
-
-def _trainer_metrics(ip: str) -> str | None:
-    """A trainer pod's own /metrics page (None while it does not answer)."""
-    try:
-        return httpx.get(f"http://{ip}:9101/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return None
 
 
 def test_trainers_consume_readings(release: Release) -> None:
@@ -298,31 +88,16 @@ def test_trainers_consume_readings(release: Release) -> None:
     listener: flead_readings_consumed_total > 0 on each pod's own /metrics."""
 
     def consumed() -> dict[str, float] | None:
-        ips = _trainer_pod_ips(release.namespace)
+        ips = trainer_pod_ips(release.namespace)
         seen = {}
         for ip in ips:
-            page = _trainer_metrics(ip)
+            page = trainer_metrics(ip)
             if page is None:
                 return None
-            seen[ip] = _metric(page, "flead_readings_consumed_total")
+            seen[ip] = metric(page, "flead_readings_consumed_total")
         return seen if ips and all(v > 0 for v in seen.values()) else None
 
     wait_until("every trainer's flead_readings_consumed_total > 0", consumed, timeout=300)
-
-
-AGGREGATOR = "app.kubernetes.io/component=aggregator"
-
-
-def _global_version(ns: str) -> int | None:
-    """The global version the aggregator's Ready pod reports (None while there is none)."""
-    pods = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
-    if len(pods) != 1 or pods[0]["metadata"].get("deletionTimestamp"):
-        return None
-    url = f"http://{pods[0]['status']['podIP']}:8000/api/status"
-    try:
-        return int(httpx.get(url, timeout=5).json()["global_version"])
-    except (httpx.HTTPError, KeyError, ValueError):
-        return None
 
 
 def test_aggregator_reaches_global_version_3(release: Release) -> None:
@@ -330,15 +105,10 @@ def test_aggregator_reaches_global_version_3(release: Release) -> None:
     Service, registry in the MongoDB-wire server): the global version reaches 3."""
     wait_until(
         "global version >= 3 in the aggregator",
-        lambda: (v := _global_version(release.namespace)) is not None and v >= 3,
+        lambda: (v := global_version(release.namespace)) is not None and v >= 3,
         timeout=600,
         interval=2,
     )
-
-
-def _aggregator_metrics(ns: str) -> str:
-    pods = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
-    return httpx.get(f"http://{pods[0]['status']['podIP']}:8000/metrics", timeout=5).text
 
 
 def test_trainers_federate_under_their_own_identities(release: Release) -> None:
@@ -347,9 +117,9 @@ def test_trainers_federate_under_their_own_identities(release: Release) -> None:
     (labelled with the group) with a projected flead-aggregator token and no API token, and
     the aggregator counted its requests as allowed."""
     ns = release.namespace
-    secret = _json("get", "secret", f"{RELEASE}-flead-credentials", "-n", ns)
+    secret = kube_json("get", "secret", f"{RELEASE}-flead-credentials", "-n", ns)
     assert "FLEAD_AGGREGATOR_TOKEN" not in secret["data"]
-    pods = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    pods = kube_json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
     assert pods
     for pod in pods:
         spec, group = pod["spec"], pod["metadata"]["labels"]["flead.io/partition-group"]
@@ -364,9 +134,9 @@ def test_trainers_federate_under_their_own_identities(release: Release) -> None:
         assert sources == [
             {"audience": "flead-aggregator", "expirationSeconds": 600, "path": "token"}
         ]
-        sa = _json("get", "serviceaccount", spec["serviceAccountName"], "-n", ns)
+        sa = kube_json("get", "serviceaccount", spec["serviceAccountName"], "-n", ns)
         assert sa["metadata"]["labels"]["flead.io/partition-group"] == group
-    assert _metric(_aggregator_metrics(ns), 'flead_auth_total{outcome="allowed"}') > 0
+    assert metric(aggregator_metrics(ns), 'flead_auth_total{outcome="allowed"}') > 0
 
 
 INTRUDER = """
@@ -440,7 +210,7 @@ def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) ->
     try:
         wait_until(
             "the intruder pod to finish",
-            lambda: _json("get", "pod", "intruder", "-n", ns)["status"].get("phase")
+            lambda: kube_json("get", "pod", "intruder", "-n", ns)["status"].get("phase")
             in ("Succeeded", "Failed"),
             timeout=180,
         )
@@ -450,9 +220,9 @@ def test_a_pod_running_as_another_serviceaccount_is_refused(release: Release) ->
     finally:
         kubectl("delete", "pod", "intruder", "-n", ns, "--wait=true", check=False)
         kubectl("delete", "serviceaccount", "intruder", "-n", ns, check=False)
-    metrics = _aggregator_metrics(ns)
-    assert _metric(metrics, 'flead_auth_total{outcome="forbidden"}') >= 2
-    assert _metric(metrics, 'flead_auth_total{outcome="unauthenticated"}') >= 2
+    metrics = aggregator_metrics(ns)
+    assert metric(metrics, 'flead_auth_total{outcome="forbidden"}') >= 2
+    assert metric(metrics, 'flead_auth_total{outcome="unauthenticated"}') >= 2
 
 
 PROBE = """
@@ -498,7 +268,7 @@ def _connect_from_pod(ns: str, name: str, labels: dict[str, str], targets: list[
     try:
         wait_until(
             f"pod {name} to finish",
-            lambda: _json("get", "pod", name, "-n", ns)["status"].get("phase")
+            lambda: kube_json("get", "pod", name, "-n", ns)["status"].get("phase")
             in ("Succeeded", "Failed"),
             timeout=180,
         )
@@ -525,19 +295,21 @@ def test_network_policies_fence_the_pods(
     if not _enforcing():
         pytest.skip("the real node enforces no NetworkPolicy (kube-router not running)")
     ns = release.namespace
-    policies = {p["metadata"]["name"] for p in _json("get", "networkpolicy", "-n", ns)["items"]}
+    policies = {p["metadata"]["name"] for p in kube_json("get", "networkpolicy", "-n", ns)["items"]}
     assert {f"{RELEASE}-flead-aggregator", f"{RELEASE}-flead-operator"} <= policies
-    aggregator = [p for p in _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if _ready(p)]
+    aggregator = [
+        p for p in kube_json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"] if is_ready(p)
+    ]
     targets = [
         f"{RELEASE}-flead-aggregator:8000",
         f"{aggregator[0]['status']['podIP']}:8000",
-        f"{_trainer_pod_ips(ns)[0]}:9101",
+        f"{trainer_pod_ips(ns)[0]}:9101",
     ]
     stranger = _connect_from_pod(ns, "stranger", {"app.kubernetes.io/name": "stranger"}, targets)
     assert stranger == dict.fromkeys(targets, "closed"), stranger
     trainer_like = _connect_from_pod(ns, "trainer-like", TRAINER_LIKE, targets[:2])
     assert trainer_like == dict.fromkeys(targets[:2], "open"), trainer_like
-    operator = _json("get", "deployment", f"{RELEASE}-flead-operator", "-n", ns)
+    operator = kube_json("get", "deployment", f"{RELEASE}-flead-operator", "-n", ns)
     kafka = read_testbed_env["TESTBED_NODE_KAFKA_BOOTSTRAP_SERVERS"].split(",")[0]
     egress = {"kubernetes.default.svc:443": "open", targets[0]: "closed", kafka: "closed"}
     operator_like = _connect_from_pod(
@@ -575,7 +347,7 @@ def test_every_federated_device_ready(release: Release) -> None:
     """Proves `kubectl get fd` shows all 54 devices Ready (their trainers available)."""
 
     def ready() -> bool:
-        devices = _devices(release.namespace)
+        devices = list_devices(release.namespace)
         return len(devices) == 54 and all(
             any(
                 c["type"] == "Ready" and c["status"] == "True"
@@ -592,7 +364,7 @@ def test_every_federated_device_ready(release: Release) -> None:
 def test_helm_test_passes(release: Release) -> None:
     """Proves `helm test` passes: its pod (aggregator image) reaches the aggregator's
     /readyz through the Service name (CoreDNS + kube-proxy on the real node)."""
-    out = _helm(release, "test", RELEASE, "-n", release.namespace, "--timeout", "3m")
+    out = helm(release, "test", RELEASE, "-n", release.namespace, "--timeout", "3m")
     assert "Phase:          Succeeded" in out, out
 
 
@@ -601,46 +373,13 @@ def test_no_pod_restarted_while_running(release: Release) -> None:
     every pod is Ready again: readiness may flap while the bed's MongoDB is slow to answer)."""
     pods = wait_until(
         "every pod of the release Ready",
-        lambda: (found := _pods(release.namespace)) and all(_ready(p) for p in found) and found,
+        lambda: (found := list_pods(release.namespace))
+        and all(is_ready(p) for p in found)
+        and found,
         timeout=90,
         interval=2,
     )
-    assert _restarts(pods) == dict.fromkeys(_restarts(pods), 0), _restarts(pods)
-
-
-def _replaced(ns: str, selector: str, old: str) -> str | None:
-    """The name of the one Ready pod matching `selector` once it is not `old`."""
-    pods = _json("get", "pods", "-n", ns, "-l", selector)["items"]
-    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-    if len(live) == 1 and live[0]["metadata"]["name"] != old and _ready(live[0]):
-        return str(live[0]["metadata"]["name"])
-    return None
-
-
-def _watermarks(bootstrap: str, topic: str) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("e2e-watermarks")})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
-
-
-def _result_counts(rel: Release) -> Counter[tuple[int, int]]:
-    """How many durable results each (partition, offset) of the run's readings has."""
-    from pymongo import MongoClient
-
-    mongo: MongoClient[dict[str, Any]] = MongoClient(
-        os.environ["MONGODB_URI"], serverSelectionTimeoutMS=5000
-    )
-    counts: Counter[tuple[int, int]] = Counter()
-    with mongo:
-        for doc in mongo[rel.database]["results"].find({"topic": rel.topics["readings"]}):
-            r = read_results(doc)
-            counts.update((r.partition, o) for o in r.offsets.tolist())
-    return counts
+    assert restart_counts(pods) == dict.fromkeys(restart_counts(pods), 0), restart_counts(pods)
 
 
 def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
@@ -652,29 +391,29 @@ def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
     and once the producer stops every offset of every readings partition has exactly one
     durable result (the exactly-once check of the process-stack recovery tests)."""
     ns = release.namespace
-    trainers = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    trainers = kube_json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
     victim = trainers[0]["metadata"]
     group = victim["labels"]["flead.io/partition-group"]
-    old_aggregator = _json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"][0]["metadata"]
-    before = wait_until("the global version", lambda: _global_version(ns))
+    old_aggregator = kube_json("get", "pods", "-n", ns, "-l", AGGREGATOR)["items"][0]["metadata"]
+    before = wait_until("the global version", lambda: global_version(ns))
     kill = ("delete", "pod", "-n", ns, "--grace-period=0", "--force", "--wait=false")
     kubectl(*kill, victim["name"])
     kubectl(*kill, old_aggregator["name"])
     wait_until(
         f"a new Ready trainer pod of group {group}",
-        lambda: _replaced(
+        lambda: replaced(
             ns, f"{TRAINER_SELECTOR},flead.io/partition-group={group}", victim["name"]
         ),
         timeout=180,
     )
     wait_until(
         "a new Ready aggregator pod",
-        lambda: _replaced(ns, AGGREGATOR, old_aggregator["name"]),
+        lambda: replaced(ns, AGGREGATOR, old_aggregator["name"]),
         timeout=180,
     )
     wait_until(
         f"the new aggregator's global version above {before}",
-        lambda: (v := _global_version(ns)) is not None and v > before,
+        lambda: (v := global_version(ns)) is not None and v > before,
         timeout=300,
         interval=2,
     )
@@ -682,15 +421,15 @@ def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
     producer = "app.kubernetes.io/component=producer"
     wait_until(
         "the producer pod gone",
-        lambda: not _json("get", "pods", "-n", ns, "-l", producer)["items"],
+        lambda: not kube_json("get", "pods", "-n", ns, "-l", producer)["items"],
         timeout=120,
     )
-    ends = _watermarks(release.bootstrap, release.topics["readings"])
+    ends = watermarks(release.bootstrap, release.topics["readings"])
     expected = {(p, o) for p, end in ends.items() for o in range(end)}
     assert len(expected) > 0
     counts = wait_until(
         f"a durable result for each of the {len(expected)} readings",
-        lambda: (c := _result_counts(release)).keys() >= expected and c,
+        lambda: (c := result_counts(release)).keys() >= expected and c,
         timeout=600,
         interval=2,
     )
@@ -752,18 +491,18 @@ class Federating:
 
 
 def _federating(ns: str, trainer_ip: str) -> Federating | None:
-    trainer = _trainer_metrics(trainer_ip)
+    trainer = trainer_metrics(trainer_ip)
     try:
-        aggregator = _aggregator_metrics(ns)
+        aggregator = aggregator_metrics(ns)
     except (httpx.HTTPError, IndexError):
         return None
     if trainer is None:
         return None
     return Federating(
-        _metric(trainer, 'flead_local_updates_sent_total{outcome="accepted"}'),
-        _metric(trainer, "flead_trainer_global_version"),
-        _metric(aggregator, 'flead_auth_total{outcome="allowed"}'),
-        _metric(aggregator, 'flead_auth_total{outcome="unauthenticated"}'),
+        metric(trainer, 'flead_local_updates_sent_total{outcome="accepted"}'),
+        metric(trainer, "flead_trainer_global_version"),
+        metric(aggregator, 'flead_auth_total{outcome="allowed"}'),
+        metric(aggregator, 'flead_auth_total{outcome="unauthenticated"}'),
     )
 
 
@@ -783,7 +522,7 @@ def test_a_token_rotated_by_the_kubelet_keeps_working(release: Release) -> None:
     ns = release.namespace
     # The SIGKILL test stopped the producer: the trainer's updates need readings.
     kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=1")
-    trainers = _json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
+    trainers = kube_json("get", "pods", "-n", ns, "-l", TRAINER_SELECTOR)["items"]
     pod = min(
         (
             p
@@ -838,19 +577,21 @@ def test_uninstall_leaves_only_the_crd(release: Release) -> None:
     nothing of the release in the namespace or cluster-wide but the FederatedDevice CRD."""
     ns = release.namespace
     kubectl("delete", "-n", ns, "-f", str(SAMPLES), "--wait=true", "--timeout=120s", timeout=150)
-    wait_until("trainer Deployments deleted", lambda: not _trainer_deployments(ns), timeout=120)
-    _helm(release, "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "3m")
-    wait_until("every pod gone", lambda: not _json("get", "pods", "-n", ns)["items"], timeout=120)
+    wait_until("trainer Deployments deleted", lambda: not trainer_deployments(ns), timeout=120)
+    helm(release, "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "3m")
+    wait_until(
+        "every pod gone", lambda: not kube_json("get", "pods", "-n", ns)["items"], timeout=120
+    )
     kinds = "deployments,statefulsets,services,configmaps,secrets,serviceaccounts,roles,rolebindings,poddisruptionbudgets"
     left = [
         f"{o['kind']}/{o['metadata']['name']}"
-        for o in _json("get", kinds, "-n", ns)["items"]
+        for o in kube_json("get", kinds, "-n", ns)["items"]
         if o["metadata"]["name"] not in ("default", "kube-root-ca.crt")
     ]
     assert left == []
     cluster_wide = [
         f"{o['kind']}/{o['metadata']['name']}"
-        for o in _json(
+        for o in kube_json(
             "get", "clusterroles,clusterrolebindings", "-l", f"app.kubernetes.io/instance={RELEASE}"
         )["items"]
     ]
