@@ -27,8 +27,9 @@ CONTAINERD_SOCK="$NODE_DIR_STATE/containerd/containerd.sock"
 IPT_INPUT=FLEAD-TESTBED-INPUT
 IPT_FORWARD=FLEAD-TESTBED-FORWARD
 KAFKA_NODE_PORT="${KAFKA_NODE_PORT:-19094}"
+REGISTRY_PORT="${TESTBED_REGISTRY_PORT:-15000}" # testbed/registry.sh's image registry (http, node IP)
 # Ports the bed opens on the node IP (or all addresses): only this machine and its pods may connect.
-NODE_GUARDED_TCP_PORTS="$APISERVER_PORT,$KUBELET_PORT,$KAFKA_NODE_PORT,$MONGO_PORT,$PROMETHEUS_PORT,53"
+NODE_GUARDED_TCP_PORTS="$APISERVER_PORT,$KUBELET_PORT,$KAFKA_NODE_PORT,$MONGO_PORT,$PROMETHEUS_PORT,53,$REGISTRY_PORT"
 
 # What listens on the node IP (checked free before start).
 NODE_PORTS=("$KAFKA_NODE_PORT:kafka" "$MONGO_PORT:node-proxy-ferretdb" "$PROMETHEUS_PORT:node-proxy-prometheus"
@@ -189,7 +190,13 @@ state = "$dir/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE_DIR_STATE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$dir/certs.d"
 EOF
+  # Pulls from testbed/registry.sh's registry go over plain http (read on every pull).
+  mkdir -p "$dir/certs.d/$BED_NODE_IP:$REGISTRY_PORT"
+  printf 'server = "http://%s"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$BED_NODE_IP:$REGISTRY_PORT" "$BED_NODE_IP:$REGISTRY_PORT" >"$dir/certs.d/$BED_NODE_IP:$REGISTRY_PORT/hosts.toml"
   daemon containerd containerd --config "$dir/config.toml" --log-level warn
   wait_ready containerd 60 "containerd answering on $CONTAINERD_SOCK" ctr_node version
   local log="$LOGS/node-images.log" tar
