@@ -84,12 +84,16 @@ def trainer_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str,
 
 @kopf.on.event(GROUP, VERSION, PLURAL, id="device_changed")
 @kopf.on.event("apps", "v1", "deployments", labels=TRAINERS, id="trainer_changed")
-async def changed(namespace: str | None, memo: Any, **_: Any) -> None:
-    """Any change of a device or trainer: regroup its namespace (debounced).
+async def changed(
+    namespace: str | None, memo: Any, type: str | None, resource: kopf.Resource, **_: Any
+) -> None:
+    """Any change of a device or trainer: regroup its namespace (debounced; a device added or
+    deleted is a burst that may go on).
 
     Async on purpose: kopf runs sync handlers in worker threads, and an asyncio.Event set from
     another thread does not wake the reconciler's loop (changes then waited for the resync)."""
-    memo.reconciler.mark(namespace or "")
+    burst = resource.plural == PLURAL and type in ("ADDED", "DELETED")
+    memo.reconciler.mark(namespace or "", burst=burst)
 
 
 @kopf.on.probe(id="reconciler")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from flead_operator.specs import (
 )
 from flead_operator.status import Assignment, desired_status, status_patch
 
-__all__ = ["Plan", "effective_partition", "group_devices", "plan_namespace"]
+__all__ = ["Plan", "effective_partition", "group_devices", "pending_hold", "plan_namespace"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Plan:
     delete_configmaps: tuple[str, ...] = ()  # assignments of deleted trainers, after `delete`
     serviceaccounts: tuple[dict[str, Any], ...] = ()  # identities of `apply`, applied first
     delete_serviceaccounts: tuple[str, ...] = ()  # identities of deleted trainers, after `delete`
+    held: int = 0  # new devices whose first status waits for their trainer (pending grace)
+    recheck_seconds: float | None = None  # when the first of them is due anyway
 
 
 def effective_partition(device: DeviceRecord, partitions: int) -> int:
@@ -87,6 +90,30 @@ def _assignments(
             message=grouping.notes.get(member.name, ""),
         )
     return assignments, {name: g.partitions for name, g in grouping.groups.items()}
+
+
+def _timestamp(value: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+
+
+def pending_hold(
+    device: DeviceRecord, desired: dict[str, Any], now: str, grace: float
+) -> float | None:
+    """Seconds a new device's first status may still wait for its trainer, or None to write now.
+
+    Only a device the operator never wrote a status for, whose trainer is being created or
+    rolled out (``TrainerPending``), waits: once its trainer is available it gets one write
+    (Ready) instead of two. A device of unknown age, or older than ``grace``, never waits."""
+    if device.status.get("conditions") or desired["conditions"][-1]["reason"] != "TrainerPending":
+        return None
+    created, current = _timestamp(device.created), _timestamp(now)
+    if created is None or current is None:
+        return None
+    left = grace - (current - created).total_seconds()
+    return left if left > 0 else None
 
 
 def group_devices(
@@ -154,6 +181,7 @@ def plan_namespace(
     )
     patches: list[tuple[str, dict[str, Any]]] = []
     ready = 0
+    holds: list[float] = []
     for device in devices:
         assignment = assignments[device.name]
         trainer = existing.get(assignment.trainer or "")
@@ -162,7 +190,11 @@ def plan_namespace(
         desired = desired_status(device, assignment, trainer, now)
         patch = status_patch(device.status, desired)
         ready += patch is None and desired["conditions"][-1]["status"] == "True"
-        if patch is not None:
+        if patch is not None and (
+            hold := pending_hold(device, desired, now, s.pending_grace_seconds)
+        ):
+            holds.append(hold)
+        elif patch is not None:
             patches.append((device.name, patch))
     # Devices turning Ready first: when writes are batched, the news users wait for goes out first.
     patches.sort(key=lambda item: item[1].get("conditions", [{}])[-1].get("status") != "True")
@@ -180,4 +212,6 @@ def plan_namespace(
         devices=len(devices),
         groups=len(groups),
         ready=ready,
+        held=len(holds),
+        recheck_seconds=min(holds, default=None),
     )

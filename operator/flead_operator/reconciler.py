@@ -48,19 +48,26 @@ class Reconciler:
         self._dirty: set[str] = set()
         self._unfinished: set[str] = set()
         self._wake = asyncio.Event()
+        self._burst = asyncio.Event()
         self._stopping = False
         self._indexed = False
         self._task: asyncio.Task[None] | None = None
         self._stats: asyncio.Task[None] | None = None
         self._writer = Writer(kube, settings.api_concurrency)
         self._counts: dict[str, tuple[int, int, int, int]] = {}
+        self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self.reconciles = 0
 
-    def mark(self, namespace: str) -> None:
-        """Ask for a regrouping of ``namespace`` (called by kopf's event handlers, post-indexing)."""
+    def mark(self, namespace: str, burst: bool = False) -> None:
+        """Ask for a regrouping of ``namespace`` (called by kopf's event handlers, post-indexing).
+
+        ``burst``: a device was added or deleted, so more may follow; the regrouping waits for
+        them to stop (see :meth:`_settle`)."""
         self._indexed = True
         self._dirty.add(namespace)
         self._wake.set()
+        if burst:
+            self._burst.set()
 
     def start(self) -> None:
         """Start the background task."""
@@ -102,7 +109,7 @@ class Reconciler:
                 except TimeoutError:
                     if self._indexed:
                         self._dirty |= set(self._devices) | set(self._trainers)
-                await asyncio.sleep(self._s.debounce_seconds)
+                await self._settle()
             self._dirty |= self._unfinished
             self._unfinished = set()
             self._wake.clear()
@@ -112,6 +119,24 @@ class Reconciler:
                 if self._stopping:
                     break
                 await self._reconcile(namespace)
+
+    async def _settle(self) -> None:
+        """Wait ``debounce_seconds``, and on while devices keep being added or deleted, until
+        none was for ``debounce_seconds`` (at most ``debounce_max_seconds`` in all): a burst of
+        creates becomes one pass, so each group's device ConfigMap and trainer are written once
+        for the burst, not once a second. Other events (status echoes, trainers rolling out)
+        do not prolong the wait."""
+        deadline = time.monotonic() + self._s.debounce_max_seconds
+        self._burst.clear()
+        while not self._stopping:
+            quiet = min(self._s.debounce_seconds, deadline - time.monotonic())
+            if quiet <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._burst.wait(), timeout=quiet)
+            except TimeoutError:
+                return
+            self._burst.clear()
 
     async def _reconcile(self, namespace: str) -> None:
         started = time.perf_counter()
@@ -141,6 +166,14 @@ class Reconciler:
             # One more pass once the writes should have echoed: the plan (and the Ready gauge)
             # converges even when a watch event is lost, as seen across an API-server outage.
             asyncio.get_running_loop().call_later(ECHO_SECONDS, self.mark, namespace)
+        if plan.recheck_seconds is not None:
+            # Held first statuses are written when their trainer turns available (its watch
+            # event marks the namespace) or, at the latest, when their grace runs out.
+            if (pending := self._rechecks.pop(namespace, None)) is not None:
+                pending.cancel()
+            self._rechecks[namespace] = asyncio.get_running_loop().call_later(
+                plan.recheck_seconds + 1.0, self.mark, namespace
+            )
         if plan.apply or plan.delete or plan.status:
             log.info(
                 "reconciled",
@@ -151,6 +184,7 @@ class Reconciler:
                 applied=[b["metadata"]["name"] for b in plan.apply],
                 deleted=list(plan.delete),
                 status_patches=len(plan.status),
+                held=plan.held,
                 seconds=round(time.perf_counter() - started, 3),
             )
 

@@ -59,6 +59,7 @@ class DeviceRecord:
     # Which object and version this is: a re-created device or an echoed write is a new record.
     uid: str = ""
     resource_version: str = ""
+    created: str = ""  # metadata.creationTimestamp (RFC 3339, UTC)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def device_record(body: Mapping[str, Any]) -> DeviceRecord:
         model=copy.deepcopy(dict(spec.get("model") or {})),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", ""),
+        created=meta.get("creationTimestamp", "") or "",
     )
 
 

@@ -42,3 +42,32 @@ def test_change_handler_runs_on_the_event_loop() -> None:
     """kopf runs sync handlers in threads; the change trigger must be async so that waking the
     reconciler (an asyncio.Event) happens on its own loop, or changes wait for the resync."""
     assert asyncio.iscoroutinefunction(handlers.changed)
+
+
+class MarkRecorder:
+    """Stands in for the Reconciler: records each mark."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, bool]] = []
+
+    def mark(self, namespace: str, burst: bool = False) -> None:
+        self.marks.append((namespace, burst))
+
+
+def test_only_devices_added_or_deleted_count_as_a_burst() -> None:
+    """A device ADDED or DELETED marks its namespace as a burst (the regrouping waits for more);
+    a device MODIFIED (e.g. a status echo) and any trainer Deployment event do not."""
+    memo = kopf.Memo()
+    memo.reconciler = MarkRecorder()
+    device = kopf.Resource(handlers.GROUP, handlers.VERSION, handlers.PLURAL)
+    deployment = kopf.Resource("apps", "v1", "deployments")
+    for resource, kind in (
+        (device, "ADDED"),
+        (device, "DELETED"),
+        (device, "MODIFIED"),
+        (device, None),
+        (deployment, "ADDED"),
+        (deployment, "MODIFIED"),
+    ):
+        asyncio.run(handlers.changed(namespace="lab", memo=memo, type=kind, resource=resource))
+    assert [burst for _, burst in memo.reconciler.marks] == [True, True, False, False, False, False]

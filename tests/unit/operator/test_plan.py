@@ -202,3 +202,51 @@ def test_every_applied_trainer_brings_its_serviceaccount() -> None:
     assert len(accounts) == len(plan.apply) == 3
     devices, trainers = _converge(devices, trainers, plan)
     assert plan_namespace("lab", devices, trainers, S, NOW).serviceaccounts == ()
+
+
+def _new_devices(count: int, created: str) -> list[DeviceRecord]:
+    return [DeviceRecord(**{**d.__dict__, "created": created}) for d in _devices(count)]
+
+
+def test_new_devices_wait_for_their_trainer_and_are_written_once() -> None:
+    """Devices created 3 s ago whose trainers are being created get no TrainerPending write
+    (held, with a recheck when their 30 s grace ends); once the trainers are available, one
+    write each says Ready: one status write per device instead of two."""
+    devices = _new_devices(54, "2025-12-31T23:59:57Z")
+    first = plan_namespace("lab", devices, [], S, NOW)
+    assert len(first.apply) == 3
+    assert first.status == ()
+    assert first.held == 54
+    assert first.recheck_seconds == pytest.approx(27.0)
+    _, trainers = _converge(devices, [], first)
+    second = plan_namespace("lab", devices, trainers, S, NOW)
+    assert len(second.status) == 54
+    assert all(patch["conditions"][-1]["reason"] == "Ready" for _, patch in second.status)
+    assert (second.held, second.recheck_seconds) == (0, None)
+
+
+def test_a_device_past_its_grace_or_of_unknown_age_says_trainer_pending() -> None:
+    """The hold is bounded: a device older than the grace, one without a creation time, and
+    every device when the grace is 0 get their TrainerPending status at once."""
+    for devices, settings in (
+        (_new_devices(54, "2025-12-31T23:59:15Z"), S),
+        (_devices(54), S),
+        (_new_devices(54, NOW), S.model_copy(update={"pending_grace_seconds": 0.0})),
+    ):
+        plan = plan_namespace("lab", devices, [], settings, NOW)
+        assert plan.held == 0
+        assert len(plan.status) == 54
+        assert {p["conditions"][-1]["reason"] for _, p in plan.status} == {"TrainerPending"}
+
+
+def test_a_device_with_a_written_status_is_never_held() -> None:
+    """A device whose status the operator already wrote (e.g. Ready, then its trainer is
+    re-rolled) is updated at once: the hold only spares the first write."""
+    devices = _new_devices(54, "2025-12-31T23:59:59Z")
+    written = [
+        DeviceRecord(**{**d.__dict__, "status": {"conditions": [{"type": "Ready"}]}})
+        for d in devices
+    ]
+    plan = plan_namespace("lab", written, [], S, NOW)
+    assert plan.held == 0
+    assert len(plan.status) == 54

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 import pytest
@@ -154,3 +155,72 @@ def test_a_pass_that_wrote_is_followed_by_one_without_any_event(
     reconciler = _run(kube, marks=1, reconciles=2, debounce=0.05)[0]
     assert reconciler.reconciles >= 2
     assert len(kube.calls) == 8
+
+
+def test_a_held_first_status_is_written_when_its_grace_ends_without_any_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A device created just now whose trainer never becomes available: the first pass applies
+    the trainer but holds the status; with no further event, the reconciler plans again when
+    the grace ends and writes TrainerPending then."""
+    monkeypatch.setattr("flead_operator.reconciler.ECHO_SECONDS", 60.0)  # only the recheck
+    kube = RecordingKube()
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    devices = {"lab": [DeviceRecord("mote-1", "lab", "1", None, None, False, 1, created=created)]}
+    settings = OperatorSettings(debounce_seconds=0.05, pending_grace_seconds=2.0)
+    reconciler = Reconciler(settings, kube, OperatorMetrics(CollectorRegistry()), devices, {})  # type: ignore[arg-type]
+    patches: list[tuple[str, str]] = []
+
+    async def scenario() -> None:
+        reconciler.start()
+        reconciler.mark("lab")
+        while reconciler.reconciles < 1:
+            await asyncio.sleep(0.01)
+        patches.extend(c for c in kube.calls if c[0] == "patch")
+        for _ in range(1000):  # at most 10 s; the grace ends within 3 s of the first pass
+            if ("patch", "mote-1") in kube.calls:
+                break
+            await asyncio.sleep(0.01)
+        await reconciler.stop()
+
+    asyncio.run(scenario())
+    assert patches == []  # held in the first pass
+    assert [c for c in kube.calls if c[0] == "patch"] == [("patch", "mote-1")]
+
+
+def _first_pass_after(marks: list[tuple[float, bool]], settings: OperatorSettings) -> float:
+    """Seconds from the first mark to the first pass, with ``marks`` (offset, burst) sent."""
+    kube = RecordingKube()
+    devices = {"lab": [DeviceRecord("mote-1", "lab", "1", None, None, False, 1)]}
+    reconciler = Reconciler(settings, kube, OperatorMetrics(CollectorRegistry()), devices, {})  # type: ignore[arg-type]
+    took: list[float] = []
+
+    async def scenario() -> None:
+        reconciler.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for offset, burst in marks:
+            loop.call_at(started + offset, reconciler.mark, "lab", burst)
+        while reconciler.reconciles < 1:
+            await asyncio.sleep(0.005)
+        took.append(loop.time() - started)
+        await reconciler.stop()
+
+    asyncio.run(scenario())
+    return took[0]
+
+
+def test_a_burst_of_adds_postpones_the_pass_until_it_stops_but_other_events_do_not() -> None:
+    """Devices added every 0.1 s for 0.8 s: one pass after the last add plus the debounce (not
+    one per debounce interval). Events that are no burst (status echoes, trainers rolling out)
+    at the same pace leave the pass at the plain debounce. A burst that never stops is cut at
+    debounce_max_seconds."""
+    # The lower bounds are exact (the pass cannot start earlier); each upper bound is the lower
+    # bound of the other behaviour, so only a loop stalled for ~0.5 s could blur them.
+    settings = OperatorSettings(debounce_seconds=0.3, debounce_max_seconds=5.0)
+    adds = [(i * 0.1, True) for i in range(9)]
+    assert _first_pass_after(adds, settings) >= 0.8 + 0.3
+    echoes = [(0.0, True)] + [(i * 0.1, False) for i in range(1, 9)]
+    assert 0.3 <= _first_pass_after(echoes, settings) < 0.8 + 0.3
+    capped = OperatorSettings(debounce_seconds=0.3, debounce_max_seconds=0.5)
+    assert 0.5 <= _first_pass_after(adds, capped) < 0.8 + 0.3
