@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from flead.federation import ModelVersion, Update
+from flead.logging import get_logger
 from flead.mongo import open_database, transient
 from flead.wire import decode_arrays, encode_arrays
 from flead_aggregator.store import Evaluation, ModelRecord, StoreUnavailable
@@ -53,9 +54,17 @@ def finite(value: Any) -> Any:
     return value
 
 
+LEGACY_BLOBS = "update_blobs"  # the earlier layout's weights of pending updates
+log = get_logger("flead_aggregator.store")
+
+
 class MongoStore:
     """Collections `models` (_id = version), `registry` (_id "current") and `updates` (_id = id;
     one document per accepted update, its weights kept only until it is aggregated).
+
+    Updates accepted by an aggregator of the earlier layout (before 2026-12-01) kept their
+    weights in `update_blobs`: pending ones are read from there and their blobs deleted once
+    aggregated, so an upgrade with updates in flight loses none.
     """
 
     def __init__(self, uri: str, database: str, *, timeout_ms: int = 5000) -> None:
@@ -64,6 +73,8 @@ class MongoStore:
         self.models = self.db["models"]
         self.registry = self.db["registry"]
         self.updates = self.db["updates"]
+        self.legacy_blobs = self.db[LEGACY_BLOBS]
+        self._legacy: set[str] = set()  # pending updates whose weights are in `update_blobs`
         self._models: OrderedDict[int, ModelRecord] = OrderedDict()
 
     @_outage
@@ -166,20 +177,33 @@ class MongoStore:
     def pending_updates(self) -> list[Update]:
         """Accepted updates not yet in a version, oldest first."""
         docs = list(self.updates.find({"status": "pending"}).sort("received_at", ASCENDING))
-        return [
-            Update(
-                update_id=str(doc["_id"]),
-                sender=str(doc["device"]),
-                samples=int(doc["samples"]),
-                base_version=int(doc["base_version"]),
-                tensors=list(decode_arrays(bytes(doc["blob"]))[0]),
-                loss=doc.get("loss"),
-                received_at=float(doc["received_at"]),
-                devices=int(doc.get("devices", 1)),
-                via=str(doc.get("via") or ""),
+        legacy = [doc["_id"] for doc in docs if "blob" not in doc]
+        blobs = (
+            {doc["_id"]: doc["blob"] for doc in self.legacy_blobs.find({"_id": {"$in": legacy}})}
+            if legacy
+            else {}
+        )
+        self._legacy = {str(update_id) for update_id in blobs}
+        out = []
+        for doc in docs:
+            blob = doc.get("blob", blobs.get(doc["_id"]))
+            if blob is None:
+                log.error("pending update without weights: skipped", update=str(doc["_id"]))
+                continue
+            out.append(
+                Update(
+                    update_id=str(doc["_id"]),
+                    sender=str(doc["device"]),
+                    samples=int(doc["samples"]),
+                    base_version=int(doc["base_version"]),
+                    tensors=list(decode_arrays(bytes(blob))[0]),
+                    loss=doc.get("loss"),
+                    received_at=float(doc["received_at"]),
+                    devices=int(doc.get("devices", 1)),
+                    via=str(doc.get("via") or ""),
+                )
             )
-            for doc in docs
-        ]
+        return out
 
     @_outage
     def mark_aggregated(self, update_ids: list[str], version: int) -> None:
@@ -190,6 +214,9 @@ class MongoStore:
                 {"_id": {"$in": update_ids}},
                 {"$set": {"status": "aggregated", "version": version}, "$unset": {"blob": ""}},
             )
+            if legacy := [u for u in update_ids if u in self._legacy]:
+                self.legacy_blobs.delete_many({"_id": {"$in": legacy}})
+                self._legacy.difference_update(legacy)
 
     def close(self) -> None:
         """Close the client."""
