@@ -48,6 +48,12 @@ testbed-down: ## stop the test bed and remove its data
 testbed-status: ## show each test bed component and its health
 	./testbed/status.sh
 
+testbed-registry: ## start the bed's image registry (CNCF distribution, http on the node IP; built on first use)
+	./testbed/registry.sh up
+
+testbed-prometheus-operator: ## start the prometheus-operator against the bed's API server (built on first use)
+	./testbed/prometheus-operator.sh up
+
 up: venv ## run producer, trainers and aggregator as local processes on the test bed
 	./scripts/stack.sh up
 
@@ -76,4 +82,4 @@ manifests: venv ## regenerate values.schema.json and manifests/ from the chart (
 	$(PY) -m deploy.values_schema
 	$(PY) -m deploy.manifests
 
-.PHONY: images images-load images-smoke dashboards manifests help venv demo lint kube-score test-unit test test-e2e testbed testbed-down testbed-status up down operator bench
+.PHONY: images images-load images-smoke dashboards manifests help venv demo lint kube-score test-unit test test-e2e testbed testbed-down testbed-status testbed-registry testbed-prometheus-operator up down operator bench

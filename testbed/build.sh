@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Build (first time only) every test bed component into the cache folder.
 #   testbed/build.sh              build everything that is missing
-#   testbed/build.sh k8s kafka    build only these (k8s etcd kwok ferretdb helm kafka crds node coredns)
+#   testbed/build.sh k8s kafka    build only these (k8s etcd kwok ferretdb helm kafka crds node coredns;
+#                                 on first use only: promop prometheus registry skaffold)
 #   testbed/build.sh --check      exit 0 when everything is built, 1 (listing what is not) otherwise
 # TESTBED_NODE=0 leaves out the real node's components (node coredns).
 # A component whose folder holds a .done stamp is not rebuilt; folders are keyed
 # by the versions in testbed/versions.env.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$TESTBED_DIR/lib/extras.sh"
 
 BUILD_LOGS="$CACHE/logs"
 GO_P="${TESTBED_GO_P:-2}"
@@ -232,11 +234,100 @@ build_crds() {
   chmod 644 "$dir"/*.yaml
 }
 
+# go_wrapper_replacing COMPONENT DIR MODULE@VERSION PACKAGE BINARY LDFLAGS: like go_wrapper, but
+# the wrapper module repeats MODULE's own module-to-version replace directives (its local-path
+# ones are left out: those modules are released at the same tag), so the build resolves the
+# dependency versions the release was built and tested with.
+go_wrapper_replacing() {
+  local component="$1" dir="$2" mod="$3" pkg="$4" binary="$5" ldflags="$6"
+  local log="$BUILD_LOGS/$component.log" gomod
+  mkdir -p "$dir/bin"
+  : >"$log"
+  fetch_logged "$component" "$log" go mod download "$mod"
+  gomod="$(go_mod_field "$mod" GoMod)"
+  {
+    printf 'module local/flead-testbed-%s\n\ngo 1.26.0\n\n' "$component"
+    # "replace A => B vX" lines and the lines of replace ( ... ) blocks whose target has a version.
+    awk '$1 == "replace" && $2 != "(" {$1 = ""; print "replace" $0; next}
+         $1 == "replace" && $2 == "(" {inblock = 1; next}
+         inblock && $1 == ")" {inblock = 0; next}
+         inblock {print "replace " $0}' "$gomod" | awk 'NF == 5 && $5 ~ /^v/ || NF == 6 && $6 ~ /^v/'
+  } >"$dir/go.mod"
+  (
+    cd "$dir"
+    fetch_logged "$component" "$log" go get -tool "$pkg@${mod##*@}"
+    run_logged "$component" "$log" nice go build -p "$GO_P" -ldflags "$ldflags" -o "bin/$binary" "$pkg"
+  )
+}
+
+# The prometheus-operator itself (issue 11, testbed/prometheus-operator.sh), from the module the
+# CRDs come from, and all ten of its CRDs (the operator watches Prometheus, Probe, ScrapeConfig...).
+build_promop() {
+  local mod="github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION"
+  go_wrapper_replacing promop "$PROMOP_DIR" "$mod" github.com/prometheus-operator/prometheus-operator/cmd/operator \
+    prometheus-operator "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_OPERATOR_VERSION"
+  mkdir -p "$PROMOP_DIR/crds"
+  cp "$(go_mod_field "$mod" Dir)"/example/prometheus-operator-crd/*.yaml "$PROMOP_DIR/crds/"
+  chmod 644 "$PROMOP_DIR"/crds/*.yaml
+}
+
+# Prometheus with Kubernetes service discovery (issue 11: what the prometheus-operator generates
+# uses kubernetes_sd_configs, which Debian's package leaves out), from its Go module. Upstream
+# generates plugins/plugins.go from plugins.yml to choose the discovery mechanisms (`make
+# plugins`); ours registers Kubernetes only (file and http are always in), so the cloud SDKs
+# are neither fetched nor compiled. The web UI's assets are not embedded: the API is all we use.
+build_prometheus() {
+  local dir="$PROMETHEUS_DIR" log="$BUILD_LOGS/prometheus.log" mod="github.com/prometheus/prometheus@v$PROMETHEUS_MODULE_VERSION"
+  local src version
+  mkdir -p "$dir/bin"
+  : >"$log"
+  fetch_logged prometheus "$log" go mod download "$mod"
+  src="$(go_mod_field "$mod" Dir)"
+  version="$(cat "$src/VERSION")"
+  rm -rf "$dir/src"
+  cp -r "$src" "$dir/src"
+  chmod -R u+w "$dir/src"
+  printf '%s\n' '// Written by testbed/build.sh: only Kubernetes discovery (see plugins.yml upstream).' \
+    'package plugins' '' 'import _ "github.com/prometheus/prometheus/discovery/kubernetes" // Register kubernetes plugin.' \
+    >"$dir/src/plugins/plugins.go"
+  {
+    printf 'module local/flead-testbed-prometheus\n\ngo 1.26.0\n\n'
+    printf 'require github.com/prometheus/prometheus v%s\n\n' "$PROMETHEUS_MODULE_VERSION"
+    printf 'replace github.com/prometheus/prometheus => ./src\n'
+    awk '$1 == "replace" && $2 != "(" {$1 = ""; print "replace" $0}' "$src/go.mod"
+  } >"$dir/go.mod"
+  (
+    cd "$dir"
+    printf 'package tools\n\nimport _ "github.com/prometheus/prometheus/cmd/prometheus"\n' >"$dir/tools.go"
+    fetch_logged prometheus "$log" go mod tidy -e
+    rm -f "$dir/tools.go"
+    run_logged prometheus "$log" nice go build -p "$GO_P" \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" -o bin/prometheus \
+      github.com/prometheus/prometheus/cmd/prometheus
+  )
+  rm -rf "$dir/src/web/ui/mantine-ui" "$dir/src/web/ui/react-app" "$dir/src/documentation"
+}
+
+# CNCF distribution's registry (issue 11, testbed/registry.sh).
+build_registry() {
+  go_wrapper_replacing registry "$REGISTRY_DIR" "github.com/distribution/distribution/v3@v$DISTRIBUTION_VERSION" \
+    github.com/distribution/distribution/v3/cmd/registry registry \
+    "-s -w -X github.com/distribution/distribution/v3/version.version=v$DISTRIBUTION_VERSION"
+}
+
+# skaffold (issue 11, `skaffold run -p local-registry`); its go.mod pins docker, viper... by replace.
+build_skaffold() {
+  go_wrapper_replacing skaffold "$SKAFFOLD_DIR" "github.com/GoogleContainerTools/skaffold/v2@v$SKAFFOLD_VERSION" \
+    github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold skaffold \
+    "-s -w -X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=v$SKAFFOLD_VERSION"
+}
+
 # Binaries on PATH come from one folder of links, refreshed on every build.
 link_bins() {
   mkdir -p "$CACHE_BIN"
   local d b
-  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$FERRETDB_DIR" "$HELM_DIR" "$NODE_DIR" "$COREDNS_DIR"; do
+  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$FERRETDB_DIR" "$HELM_DIR" "$NODE_DIR" "$COREDNS_DIR" \
+    "$PROMOP_DIR" "$REGISTRY_DIR" "$SKAFFOLD_DIR"; do
     [[ -f "$d/.done" ]] || continue
     for b in "$d"/bin/*; do ln -sfn "$b" "$CACHE_BIN/$(basename "$b")"; done
   done
@@ -273,6 +364,15 @@ verify_node() {
 }
 verify_netpol() { "$NETPOL_DIR/bin/kube-router" --version 2>&1 | grep -q "version v$KUBE_ROUTER_VERSION,"; }
 verify_coredns() { "$COREDNS_DIR/bin/coredns" -version | grep -q "CoreDNS-$COREDNS_VERSION"; }
+verify_promop() {
+  "$PROMOP_DIR/bin/prometheus-operator" --version 2>&1 | grep -q "version $PROMETHEUS_OPERATOR_VERSION" &&
+    (($(find "$PROMOP_DIR/crds" -name '*.yaml' | wc -l) == 10))
+}
+verify_prometheus() {
+  "$PROMETHEUS_DIR/bin/prometheus" --version 2>&1 | grep -q "version $(cat "$PROMETHEUS_DIR/src/VERSION")"
+}
+verify_registry() { "$REGISTRY_DIR/bin/registry" --version | grep -q "v$DISTRIBUTION_VERSION"; }
+verify_skaffold() { "$SKAFFOLD_DIR/bin/skaffold" version | grep -qx "v$SKAFFOLD_VERSION"; }
 verify_crds() { (($(find "$CRDS_DIR" -name '*.yaml' | wc -l) == 3)); }
 
 dir_of() {
@@ -280,7 +380,8 @@ dir_of() {
     k8s) echo "$K8S_DIR" ;; etcd) echo "$ETCD_DIR" ;; kwok) echo "$KWOK_DIR" ;;
     ferretdb) echo "$FERRETDB_DIR" ;; helm) echo "$HELM_DIR" ;; kafka) echo "$KAFKA_DIR" ;;
     crds) echo "$CRDS_DIR" ;; node) echo "$NODE_DIR" ;; coredns) echo "$COREDNS_DIR" ;;
-    netpol) echo "$NETPOL_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
+    netpol) echo "$NETPOL_DIR" ;; promop) echo "$PROMOP_DIR" ;; prometheus) echo "$PROMETHEUS_DIR" ;; registry) echo "$REGISTRY_DIR" ;;
+    skaffold) echo "$SKAFFOLD_DIR" ;; *) echo "unknown component: $1" >&2; exit 2 ;;
   esac
 }
 

@@ -6,6 +6,7 @@ set -euo pipefail
 . "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
 . "$TESTBED_DIR/lib/node.sh"
+. "$TESTBED_DIR/lib/extras.sh"
 
 ACTIVE_FILE="$CACHE/active-state-dir"
 
@@ -24,6 +25,8 @@ main() {
     ok "this checkout borrowed the test bed of $other: left it running, removed $STATE"
     return 0
   fi
+  stop_extras "$STATE" # testbed/registry.sh, testbed/prometheus-operator.sh
+  rm -rf "${STATE:?}/extras"
   stop_bed "$STATE"
   if any_alive "$STATE"; then
     fail testbed "testbed/down.sh" "" "some processes of $STATE are still alive"

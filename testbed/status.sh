@@ -6,6 +6,7 @@ set -euo pipefail
 . "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
 . "$TESTBED_DIR/lib/node.sh"
+. "$TESTBED_DIR/lib/extras.sh"
 
 rss_mib() {
   local pid
@@ -54,7 +55,14 @@ elif node_enabled; then
   echo "  real node: not started by this bed (started with TESTBED_NODE=0, or by older scripts): DOWN"
   BAD=1
 fi
-for tool in kubectl helm; do
+# Started on demand (testbed/registry.sh, testbed/prometheus-operator.sh): shown when started.
+for extra in registry:"$BED_NODE_IP:$REGISTRY_PORT (http)" prometheus-operator:"127.0.0.1:$PROMOP_PORT"; do
+  name="${extra%%:*}"
+  [[ -f "$EXTRAS_STATE/$name.pid" ]] || continue
+  if "$TESTBED_DIR/$name.sh" status >/dev/null 2>&1; then h="${_G}healthy${_N}"; else h="${_R}DOWN${_N}"; BAD=1; fi
+  printf '  %-24s %-8s %-28s %-10s %s\n' "$name" "$(cat "$EXTRAS_STATE/$name.pid")" "${extra#*:}" - "$h"
+done
+for tool in kubectl helm skaffold; do
   printf '  %-24s %s\n' "$tool" "$(command -v "$tool" || echo missing)"
 done
 if [[ -f "$STATE/env" ]]; then echo "  env: . $STATE/env"; else echo "  env: not written (up.sh did not finish)"; BAD=1; fi

@@ -11,6 +11,7 @@ set -euo pipefail
 . "$TESTBED_DIR/lib/components.sh"
 . "$TESTBED_DIR/lib/stop.sh"
 . "$TESTBED_DIR/lib/node.sh"
+. "$TESTBED_DIR/lib/extras.sh"
 
 # Which checkout's bed currently holds the ports (there is one set of ports per machine).
 ACTIVE_FILE="$CACHE/active-state-dir"
@@ -203,6 +204,7 @@ main() {
     fi
     warn "testbed scripts or versions changed since the bed started: restarting it"
   fi
+  stop_extras "$STATE" # the registry and the prometheus-operator serve the bed being replaced
   if any_alive "$STATE"; then
     warn "stopping the running (partial, unhealthy or outdated) bed first"
     stop_bed "$STATE"
