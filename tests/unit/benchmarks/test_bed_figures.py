@@ -12,8 +12,13 @@ pytestmark = pytest.mark.unit
 
 def test_latency_figures_carry_the_p99_and_judge_it_against_each_bound() -> None:
     """value is the p99 in ms, the detail shows p50 and p99, the raw p99 is the baseline; the
-    anomaly p99 of 50 ms meets <= 100 ms, the committed p99 of 2 s misses <= 1.5 s."""
-    anomaly, committed = latency_figures(10_000, [0.05] * 100, [2.0] * 10, [0.01] * 10)
+    anomaly p99s of 50 ms (MongoDB) and 30 ms (the topic) meet <= 100 ms, the committed p99 of
+    2 s misses <= 1.5 s."""
+    topic, anomaly, committed = latency_figures(
+        10_000, [0.03] * 50, [0.05] * 100, [2.0] * 10, [0.01] * 10
+    )
+    assert (topic.value, topic.met) == (pytest.approx(30.0), True)
+    assert topic.benchmark.startswith("produce -> anomaly record in the anomalies topic p99")
     assert (anomaly.value, anomaly.unit, anomaly.baseline_value) == pytest.approx(
         (50.0, "ms", 10.0)
     )
@@ -29,19 +34,21 @@ def test_latency_figures_carry_the_p99_and_judge_it_against_each_bound() -> None
 
 def test_no_anomaly_samples_is_no_verdict() -> None:
     """With no anomaly seen, the p99 is unmeasured: met is None and the JSON value null."""
-    anomaly, _ = latency_figures(2_000, [], [1.0], [0.01])
+    topic, anomaly, _ = latency_figures(2_000, [], [], [1.0], [0.01])
+    assert topic.met is None
     assert anomaly.met is None
     assert anomaly.as_row()["value"] is None
 
 
 def test_operator_figures_judge_time_writes_and_report_memory() -> None:
     """1,000 devices Ready in 20.1 s meets <= 30 s; 2.31 writes per device misses <= 1.2 against
-    a minimum of 1.25 (one status write per device plus one apply per trainer)."""
+    a minimum of 1.75 (one status write per device plus a ServiceAccount, a device ConfigMap
+    and a Deployment per trainer)."""
     ready, writes, rss = ScaleRun(1000, 250, 4.6, 20.1, 2310, 85.0).figures()
     assert (ready.value, ready.baseline_value, ready.met) == (20.1, 4.6, True)
     assert ready.target == "≤ 30 s"
     assert writes.value == pytest.approx(2.31)
-    assert writes.baseline_value == pytest.approx(1.25)
+    assert writes.baseline_value == pytest.approx(1.75)
     assert writes.met is False
     assert (rss.value, rss.unit, rss.met) == (85.0, "MB", None)
 
