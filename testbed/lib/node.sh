@@ -208,6 +208,44 @@ EOF
 
 healthy_containerd() { pid_alive containerd && ctr_node version >/dev/null 2>&1; }
 
+# ---------------------------------------------------------------- the node after a fault
+# testbed/fault.sh restarts containerd or the kubelet on the same state (containerd's root,
+# the kubelet's --root-dir): the containers keep running in their shims meanwhile. "Healthy
+# again" is what the kubelet shows after EPOCH, the time of the fault: the Node object stays
+# Ready for ~40 s without a kubelet, so its Ready condition alone proves nothing.
+
+# kubelet_metric NAME: one unlabelled sample of the kubelet's /metrics (through the apiserver).
+kubelet_metric() {
+  kubectl_admin get --raw "/api/v1/nodes/$NODE_NAME/proxy/metrics" 2>/dev/null | awk -v n="$1" '$1 == n {printf "%d\n", $2; f = 1} END {exit !f}'
+}
+
+# pleg_relisted_since EPOCH: the kubelet listed the node's containers through containerd after EPOCH.
+pleg_relisted_since() {
+  local seen
+  seen="$(kubelet_metric kubelet_pleg_last_seen_seconds)" && ((seen > $1))
+}
+
+# lease_renewed_since EPOCH: the kubelet renewed the node's Lease after EPOCH (it does every 10 s).
+lease_renewed_since() {
+  local renewed
+  renewed="$(kubectl_admin get lease "$NODE_NAME" -n kube-node-lease -o jsonpath='{.spec.renewTime}' 2>/dev/null)" &&
+    [[ -n "$renewed" ]] && (($(date -d "$renewed" +%s) > $1))
+}
+
+# healthy_containerd_since EPOCH: containerd answers and the kubelet relisted through it, node Ready.
+healthy_containerd_since() { healthy_containerd && pleg_relisted_since "$1" && node_ready; }
+
+# healthy_kubelet_since EPOCH: a kubelet running after EPOCH renewed its Lease, relisted the
+# containers and answers /healthz, node Ready.
+healthy_kubelet_since() { healthy_kubelet && lease_renewed_since "$1" && pleg_relisted_since "$1"; }
+
+# start_kubelet_again: the kubelet on its existing --root-dir, the node IP as up.sh recorded it.
+start_kubelet_again() {
+  local ip
+  ip="$(cat "$STATE/node-ip" 2>/dev/null)" || fail kubelet "cat $STATE/node-ip" "" "the bed has no real node IP recorded"
+  start_kubelet "$ip"
+}
+
 # ---------------------------------------------------------------- CoreDNS
 start_coredns() {
   local ip="$1" dir="$NODE_DIR_STATE/coredns" log="$LOGS/coredns-rbac.log"

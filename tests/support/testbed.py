@@ -279,7 +279,8 @@ def real_node_pod(namespace: str, name: str, args: list[str], timeout: float = 9
         kubectl("delete", "pod", name, "-n", namespace, "--wait=false", check=False)
 
 
-FAULT_COMPONENTS = ("ferretdb", "kafka", "prometheus", "apiserver")  # what testbed/fault.sh hurts
+# What testbed/fault.sh hurts: bed components, then the real node's (containerd, kubelet).
+FAULT_COMPONENTS = ("ferretdb", "kafka", "prometheus", "apiserver", "containerd", "kubelet")
 
 
 def fault(action: str, component: str, timeout: float = 180.0) -> None:
@@ -322,7 +323,8 @@ def bed_component_down(
             [
                 "bash",
                 "-c",
-                f'. "{TESTBED}/lib/common.sh"; . "{TESTBED}/lib/components.sh"; healthy_{name}',
+                f'. "{TESTBED}/lib/common.sh"; . "{TESTBED}/lib/components.sh"; '
+                f'. "{TESTBED}/lib/node.sh"; healthy_{name}',
             ],
             capture_output=True,
             timeout=30,
