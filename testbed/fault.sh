@@ -97,10 +97,23 @@ cont_component() {
   ok "$name continued (SIGCONT, pid $pid) and healthy"
 }
 
+# close_inherited_fds: a caller's descriptors (`flock FILE testbed/fault.sh ...` passes its
+# lock) must not live on in the restarted daemon, holding the caller's lock for good: close all
+# but stdio, the up lock (fd 9, which daemon closes for its child) and bash's script (255).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd="${fd##*/}"
+    [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2 && fd != 9 && fd != 255)) || continue
+    eval "exec $fd>&-" 2>/dev/null || true
+  done
+}
+
 restart_component() {
   local name="$1" start="$2" health="$3" t0
   t0=$(now)
   with_up_lock
+  close_inherited_fds
   if [[ -f "$FAULTS/$name" ]] && running_pid "$name" >/dev/null && "$health" "$FAULT_SINCE" >/dev/null 2>&1; then
     # killed by us, but started again meanwhile (an up.sh of another session): healthy as is.
     clear_fault "$name"
