@@ -21,6 +21,8 @@
 #   IMAGE_ENGINE=               docker | podman (default: docker if its engine answers, else podman)
 #   IMAGE_BASE=auto             auto | registry (pull the official image) | debian (always mmdebstrap)
 #   IMAGES_SMOKE=1              smoke-test what `build` built
+#   IMAGE_PUSH_TLS_VERIFY=true  false: `push` talks plain http / unverified TLS (podman), e.g. to the test bed's
+#                               registry (testbed/registry.sh)
 #   IMAGES_CACHE=~/.cache/flead/images  logs, the podman configuration for this run, the Debian rootfs tarball
 #   CONTAINERD_ADDRESS=/run/containerd/containerd.sock   containerd socket for `load`
 #   CONTAINERD_NAMESPACE=k8s.io containerd namespace for `load` (the kubelet's)
@@ -373,7 +375,9 @@ cmd_push() {
   for c in "$@"; do
     have_image "$(image_ref "$c")" ||
       fail "push $(image_ref "$c"): no such image (build it with the same IMAGE_REGISTRY and IMAGE_TAG)"
-    step "push $(image_ref "$c")" "$CACHE/logs/push-$c.log" $ENGINE push "$(image_ref "$c")"
+    local tls=()
+    [[ $ENGINE == podman && ${IMAGE_PUSH_TLS_VERIFY:-true} == false ]] && tls=(--tls-verify=false)
+    step "push $(image_ref "$c")" "$CACHE/logs/push-$c.log" $ENGINE push "${tls[@]}" "$(image_ref "$c")"
   done
 }
 
