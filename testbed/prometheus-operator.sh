@@ -54,11 +54,14 @@ for cm in json.load(sys.stdin)["items"]:
         with open(os.path.join(d, key), "w") as f:
             f.write(text)
 ' "$dir/rules"
-  # In its pod the operator's config reads rules from /etc/prometheus/rules/<configmap>/.
-  sed "s#/etc/prometheus/rules/#$dir/rules/#g" "$dir/prometheus.operator.yaml" >"$dir/prometheus.yaml"
-  if grep -n '/etc/prometheus/' "$dir/prometheus.yaml" >&2; then
+  # In its pod the operator's config reads rules from /etc/prometheus/rules/<configmap>/, and the
+  # config-reloader expands $(VAR) from the pod's environment before Prometheus reads it: SHARD
+  # (0, the one shard) and POD_NAME (the first replica's name).
+  sed -e "s#/etc/prometheus/rules/#$dir/rules/#g" -e 's/\$(SHARD)/0/g' -e "s/\\\$(POD_NAME)/prometheus-$name-0/g" \
+    "$dir/prometheus.operator.yaml" >"$dir/prometheus.yaml"
+  if grep -n -e '/etc/prometheus/' -e '\$(' "$dir/prometheus.yaml" >&2; then
     fail prometheus-operator "testbed/prometheus-operator.sh render" "" \
-      "the generated configuration reads files of the pod that are not rule files (above): not runnable here"
+      "the generated configuration reads files of the pod that are not rule files, or variables of its environment (above): not runnable here"
   fi
   echo "$dir/prometheus.yaml"
 }
@@ -79,11 +82,11 @@ main() {
       ;;
     up)
       extras_preflight prometheus-operator
+      "$TESTBED_DIR/build.sh" promop prometheus # cached after the first time; waits for a build under way
       if healthy_promop; then
         ok "prometheus-operator already up (http://127.0.0.1:$PROMOP_PORT)"
         return
       fi
-      "$TESTBED_DIR/build.sh" promop prometheus
       local t0
       t0=$(now)
       apply_crds
