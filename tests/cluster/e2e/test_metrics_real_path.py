@@ -44,7 +44,8 @@ from tests.cluster.e2e.release import (
 from tests.support.testbed import REPO, kubectl, run, wait_until
 from tests.unit.deploy.support import dashboard_targets, substitute
 
-pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(1800)]
+# The first run builds the operator and Prometheus (~18 min cold on 2 busy cores) in the fixture.
+pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(3600)]
 
 PROMOP = str(REPO / "testbed" / "prometheus-operator.sh")
 PROMETHEUS = "flead"  # the Prometheus object's name
