@@ -11,11 +11,13 @@ import json
 import os
 import re
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 
 from flead_trainer.batch import read_results
 from tests.support.testbed import REPO, kubectl, run, unique
@@ -221,3 +223,33 @@ def result_counts(rel: Release) -> Counter[tuple[int, int]]:
             r = read_results(doc)
             counts.update((r.partition, o) for o in r.offsets.tolist())
     return counts
+
+
+def wait_for_results(
+    rel: Release, expected: set[tuple[int, int]], timeout: float = 600
+) -> Counter[tuple[int, int]]:
+    """The result counts once every reading in `expected` has a durable result; on timeout the
+    failure names the partitions and offsets still missing and shows the trainer pods' restart
+    counts and log tails (the namespace and its logs are gone after the teardown)."""
+    deadline = time.monotonic() + timeout
+    counts: Counter[tuple[int, int]] = Counter()
+    while time.monotonic() < deadline:
+        counts = result_counts(rel)
+        if counts.keys() >= expected:
+            return counts
+        time.sleep(2)
+    missing: dict[int, list[int]] = {}
+    for p, o in sorted(expected - counts.keys()):
+        missing.setdefault(p, []).append(o)
+    lines = [
+        f"timed out after {timeout:.0f}s waiting for a durable result for each of the "
+        f"{len(expected)} readings; missing by partition (count, first, last):"
+    ]
+    lines += [f"  {p}: {len(offs)} {offs[0]}..{offs[-1]}" for p, offs in missing.items()]
+    pods = kube_json("get", "pods", "-n", rel.namespace, "-l", TRAINER_SELECTOR)["items"]
+    lines.append(f"trainer restarts: {restart_counts(pods)}")
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        tail = kubectl("logs", name, "-n", rel.namespace, "--tail=30", check=False).stdout
+        lines += [f"--- {name} (last 30 log lines)", tail]
+    pytest.fail("\n".join(lines))

@@ -38,10 +38,10 @@ from tests.cluster.e2e.release import (
     partition_groups,
     replaced,
     restart_counts,
-    result_counts,
     trainer_deployments,
     trainer_metrics,
     trainer_pod_ips,
+    wait_for_results,
     watermarks,
 )
 from tests.support.testbed import (
@@ -427,12 +427,7 @@ def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
     ends = watermarks(release.bootstrap, release.topics["readings"])
     expected = {(p, o) for p, end in ends.items() for o in range(end)}
     assert len(expected) > 0
-    counts = wait_until(
-        f"a durable result for each of the {len(expected)} readings",
-        lambda: (c := result_counts(release)).keys() >= expected and c,
-        timeout=600,
-        interval=2,
-    )
+    counts = wait_for_results(release, expected)
     assert set(counts) == expected
     doubled = [k for k, v in counts.items() if v > 1]
     assert doubled == [], f"{len(doubled)} readings counted twice, e.g. {doubled[:5]}"

@@ -34,6 +34,7 @@ from tests.cluster.e2e.release import (
     result_counts,
     trainer_deployments,
     trainer_metrics,
+    wait_for_results,
     watermarks,
 )
 from tests.support.testbed import STATE, component_down, fault, kubectl, run, wait_until
@@ -357,12 +358,7 @@ def test_every_reading_has_exactly_one_result_after_all_faults(stream: Stream) -
     ends = watermarks(stream.release.bootstrap, stream.release.topics["readings"])
     expected = {(p, o) for p, end in ends.items() for o in range(end)}
     t0 = time.monotonic()
-    counts = wait_until(
-        f"a durable result for each of the {len(expected)} readings",
-        lambda: (c := result_counts(stream.release)).keys() >= expected and c,
-        timeout=600,
-        interval=2,
-    )
+    counts = wait_for_results(stream.release, expected)
     MEASURED["drain after the producer stopped"] = f"{time.monotonic() - t0:.1f} s"
     assert set(counts) == expected
     doubled = [k for k, v in counts.items() if v > 1]
