@@ -24,7 +24,8 @@ def _to_earlier_layout(bed: Bed, update_id: str) -> None:
     with bed.mongo() as client:
         db = client[bed.db]
         doc = db["updates"].find_one({"_id": update_id})
-        assert doc is not None and doc["status"] == "pending"
+        assert doc is not None
+        assert doc["status"] == "pending"
         db[LEGACY_BLOBS].insert_one({"_id": update_id, "blob": doc["blob"]})
         db["updates"].update_one({"_id": update_id}, {"$unset": {"blob": ""}})
 
