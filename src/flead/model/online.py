@@ -197,13 +197,20 @@ def forward(
     e_base = gap * gap / np.maximum(bvar, np.square(0.5 * q / sd))
     e_base = np.where(np.isnan(e_base), np.inf, e_base)
     flagged = (comp / qc).max(axis=0) > thr[:, None]
+    hold = _level_hold(b, a, cfg, comp, qc, thr, e_base)
+    # a held reading is a fault too: the reading after the last one of a held run is judged
+    # against the baseline as well (it is where a shift that ended returns to)
+    was = flagged | hold.held
     after = np.empty_like(flagged)
-    after[1:] = flagged[:-1]
-    after[b.starts] = a["flagged"][b.gslot]
+    after[1:] = was[:-1]
+    carried = a["flagged"][b.gslot]
+    if cfg.level_hold:
+        run, onsets = a["far_run"][b.gslot], a["onsets"][b.gslot]
+        carried = carried | ((onsets > 0) & (run > 0) & (run <= cfg.hold_rows))
+    after[b.starts] = carried
     if cfg.baseline_after_fault:
         back = after & b.valid & (e_base < cfg.return_z**2)  # back within return_z s.d. of normal
         comp[0] = np.where(back, np.fmin(comp[0], e_base), comp[0])
-    hold = _level_hold(b, a, cfg, comp, qc, thr, e_base)
     score, kind, channel = sc.reduce(comp / qc)
     if cfg.level_hold:  # its own scores, kept out of `comp`: they never feed the scale `qc`
         held_score = hold_scores(hold.held, e_base, qc, thr, cfg.hold_rank)

@@ -133,11 +133,12 @@ def update_baseline(
     Each reading moves the baseline as if at most `base_clip` s.d. away, so a lasting shift is
     absorbed at a bounded pace; a flagged reading teaches the variance only `flag_weight` as
     much (a long fault barely widens its own yardstick, one that started too small still grows).
-    A held reading does not move the baseline and teaches its variance as a flagged one; a hold longer than `hold_rows` is accepted: the
+    A held or flagged reading does not move the baseline (a fault does not drag the level a
+    healthy reading returns to) and teaches its variance as a flagged one; a hold longer than `hold_rows` is accepted: the
     baseline jumps to the channel's last reading (a lasting change stops being held).
     """
     g, starts, f, valid = b.gslot, b.starts, b.x.shape[1], b.valid
-    moving = valid & ~hold.held
+    moving = valid & ~hold.held & ~flagged
     old = a["base"][g]
     base_row = old[b.group]
     sd = nz.scale(a["var"][g], a["mean"][g], a["quantum"][g])[b.group]
