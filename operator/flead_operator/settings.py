@@ -84,13 +84,16 @@ class OperatorSettings(BaseSettings):
 
     # Behaviour
     debounce_seconds: float = Field(
-        default=1.0, ge=0.0, le=60.0, description="quiet time (no device added or deleted) collected before a regrouping"
+        default=1.0,
+        ge=0.0,
+        le=60.0,
+        description="quiet time (no device added or deleted) collected before a regrouping",
     )
     debounce_max_seconds: float = Field(
         default=10.0,
         ge=0.0,
         le=300.0,
-        description="longest a stream of events postpones a regrouping (quiet time never came)",
+        description="longest a stream of device adds or deletes postpones a regrouping",
     )
     pending_grace_seconds: float = Field(
         default=30.0,
