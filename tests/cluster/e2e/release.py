@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from flead_trainer.batch import read_results
-from tests.support.testbed import REPO, kubectl, run, unique
+from tests.support.testbed import REPO, kubectl, run, unique, wait_until
 
 CHART = REPO / "charts" / "flead"
 SAMPLES = REPO / "manifests" / "samples" / "intel-lab-motes.yaml"
@@ -253,3 +253,14 @@ def wait_for_results(
         tail = kubectl("logs", name, "-n", rel.namespace, "--tail=30", check=False).stdout
         lines += [f"--- {name} (last 30 log lines)", tail]
     pytest.fail("\n".join(lines))
+
+
+def stop_producer(ns: str) -> None:
+    """Scale the release's producer to 0 and wait until its pod is gone (no reading follows)."""
+    kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=0")
+    producer = "app.kubernetes.io/component=producer"
+    wait_until(
+        "the producer pod gone",
+        lambda: not kube_json("get", "pods", "-n", ns, "-l", producer)["items"],
+        timeout=120,
+    )

@@ -38,6 +38,7 @@ from tests.cluster.e2e.release import (
     partition_groups,
     replaced,
     restart_counts,
+    stop_producer,
     trainer_deployments,
     trainer_metrics,
     trainer_pod_ips,
@@ -417,13 +418,7 @@ def test_trainer_and_aggregator_killed_mid_stream_lose_and_duplicate_nothing(
         timeout=300,
         interval=2,
     )
-    kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=0")
-    producer = "app.kubernetes.io/component=producer"
-    wait_until(
-        "the producer pod gone",
-        lambda: not kube_json("get", "pods", "-n", ns, "-l", producer)["items"],
-        timeout=120,
-    )
+    stop_producer(ns)
     ends = watermarks(release.bootstrap, release.topics["readings"])
     expected = {(p, o) for p, end in ends.items() for o in range(end)}
     assert len(expected) > 0

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import pytest
 
 from tests.cluster.e2e.release import (
-    RELEASE,
     TRAINER_SELECTOR,
     Release,
     all_pods_up,
@@ -32,12 +31,13 @@ from tests.cluster.e2e.release import (
     metric,
     restart_counts,
     result_counts,
+    stop_producer,
     trainer_deployments,
     trainer_metrics,
     wait_for_results,
     watermarks,
 )
-from tests.support.testbed import STATE, component_down, fault, kubectl, run, wait_until
+from tests.support.testbed import STATE, component_down, fault, run, wait_until
 
 pytestmark = [getattr(pytest.mark, "cluster-e2e"), pytest.mark.timeout(900)]
 
@@ -348,13 +348,7 @@ def test_every_reading_has_exactly_one_result_after_all_faults(stream: Stream) -
     readings partition has exactly one durable result, and no container of the release was
     restarted or replaced."""
     ns = stream.release.namespace
-    kubectl("scale", "deployment", f"{RELEASE}-flead-producer", "-n", ns, "--replicas=0")
-    producer = "app.kubernetes.io/component=producer"
-    wait_until(
-        "the producer pod gone",
-        lambda: not kube_json("get", "pods", "-n", ns, "-l", producer)["items"],
-        timeout=120,
-    )
+    stop_producer(ns)
     ends = watermarks(stream.release.bootstrap, stream.release.topics["readings"])
     expected = {(p, o) for p, end in ends.items() for o in range(end)}
     t0 = time.monotonic()
